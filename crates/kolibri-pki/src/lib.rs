@@ -1,0 +1,1 @@
+//! kolibri-pki
