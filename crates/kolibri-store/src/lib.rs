@@ -14,9 +14,11 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 mod error;
+mod hub;
 pub mod sqlite;
 
 pub use error::StoreError;
+pub use sqlite::{SqliteOptions, SqliteStore, StoreStats};
 
 /// A store revision. Revisions start at 1 and only grow.
 pub type Revision = i64;

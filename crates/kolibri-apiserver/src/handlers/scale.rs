@@ -1,0 +1,126 @@
+//! The `scale` subresource: an `autoscaling/v1 Scale` view of `spec.replicas`.
+
+use std::sync::Arc;
+
+use http::{Response, StatusCode};
+use serde_json::{json, Value};
+
+use super::write::update_object;
+use super::{decode_body, meta, Ctx};
+use crate::keys;
+use crate::patch::{self, PatchType};
+use crate::response::Body;
+use crate::status::{ApiError, ApiResult};
+use crate::{encoding, ApiServer};
+
+/// The Scale of a workload object in wire form.
+fn scale_of(obj: &Value) -> Value {
+    let m = meta::metadata(obj).cloned().unwrap_or_default();
+    let mut metadata = serde_json::Map::new();
+    for key in ["name", "namespace", "uid", "resourceVersion", "creationTimestamp"] {
+        if let Some(v) = m.get(key) {
+            metadata.insert(key.into(), v.clone());
+        }
+    }
+    let spec_replicas = obj.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(0);
+    let status_replicas = obj.pointer("/status/replicas").and_then(Value::as_i64).unwrap_or(0);
+    let mut status = json!({ "replicas": status_replicas });
+    if let Some(selector) = obj.pointer("/spec/selector").map(selector_string).filter(|s| !s.is_empty()) {
+        status["selector"] = json!(selector);
+    }
+    json!({
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": metadata,
+        "spec": { "replicas": spec_replicas },
+        "status": status,
+    })
+}
+
+/// A label selector (`matchLabels`/`matchExpressions`, or a plain map for
+/// ReplicationControllers) in its string form.
+fn selector_string(selector: &Value) -> String {
+    let Some(map) = selector.as_object() else { return String::new() };
+    let mut parts = Vec::new();
+    let labels = map.get("matchLabels").and_then(Value::as_object).or(if map.contains_key("matchExpressions") {
+        None
+    } else {
+        Some(map)
+    });
+    if let Some(labels) = labels {
+        for (k, v) in labels {
+            parts.push(format!("{k}={}", v.as_str().unwrap_or_default()));
+        }
+    }
+    for expr in map.get("matchExpressions").and_then(Value::as_array).into_iter().flatten() {
+        let key = expr.get("key").and_then(Value::as_str).unwrap_or_default();
+        let values: Vec<&str> =
+            expr.get("values").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+        match expr.get("operator").and_then(Value::as_str).unwrap_or_default() {
+            "In" => parts.push(format!("{key} in ({})", values.join(","))),
+            "NotIn" => parts.push(format!("{key} notin ({})", values.join(","))),
+            "Exists" => parts.push(key.to_string()),
+            "DoesNotExist" => parts.push(format!("!{key}")),
+            _ => {}
+        }
+    }
+    parts.join(",")
+}
+
+pub async fn get(server: &Arc<ApiServer>, ctx: &Ctx) -> ApiResult<Response<Body>> {
+    let def = &ctx.def;
+    let key = keys::object(def, ctx.namespace(), ctx.name());
+    let kv = server
+        .store
+        .get(&key)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::not_found(&def.group, &def.plural, ctx.name()))?;
+    let obj = encoding::decode_stored(&kv.value, kv.mod_revision).map_err(ApiError::internal)?;
+    Ok(crate::response::json_value(StatusCode::OK, &scale_of(&obj)))
+}
+
+/// PUT or PATCH of `scale`: the new `spec.replicas` goes to the parent object.
+pub async fn write(server: &Arc<ApiServer>, ctx: &Ctx) -> ApiResult<Response<Body>> {
+    let patch_type = if ctx.info.verb == "patch" {
+        Some(PatchType::from_content_type(&ctx.content_type).ok_or_else(|| {
+            ApiError::unsupported_media_type("the body of the request was in an unknown format")
+        })?)
+    } else {
+        None
+    };
+    let put_body = if patch_type.is_none() { Some(decode_body(ctx)?) } else { None };
+    let definition = kolibri_resources::schema::definition_name("autoscaling", "v1", "Scale");
+    let resp = update_object(server, ctx, |old| {
+        let current = scale_of(old);
+        let desired = match (&put_body, patch_type) {
+            (Some(body), _) => body.clone(),
+            (None, Some(t)) => patch::apply(t, &current, &ctx.body, definition)
+                .map_err(|e| ApiError::bad_request(e.to_string()))?,
+            (None, None) => current.clone(),
+        };
+        let replicas = desired.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(0);
+        if replicas < 0 {
+            return Err(ApiError::invalid("autoscaling", "Scale", ctx.name(), &[kolibri_resources::FieldError {
+                error_type: kolibri_resources::FieldErrorType::Invalid,
+                field: "spec.replicas".into(),
+                message: format!("spec.replicas: Invalid value: {replicas}: must be greater than or equal to 0"),
+            }]));
+        }
+        let mut new = old.clone();
+        new["spec"]["replicas"] = json!(replicas);
+        // A resourceVersion in the Scale is a precondition on the parent.
+        let rv = desired.pointer("/metadata/resourceVersion").cloned().unwrap_or(Value::Null);
+        meta::metadata_mut(&mut new).insert("resourceVersion".into(), rv);
+        Ok((new, Vec::new()))
+    })
+    .await?;
+    // Answer with the Scale of the stored parent.
+    let (parts, body) = resp.into_parts();
+    let bytes = http_body_util::BodyExt::collect(body).await.map(|c| c.to_bytes()).unwrap_or_default();
+    let obj: Value = serde_json::from_slice(&bytes).map_err(ApiError::internal)?;
+    if obj.get("kind").and_then(Value::as_str) == Some("Status") {
+        return Ok(Response::from_parts(parts, crate::response::full(bytes)));
+    }
+    Ok(crate::response::json_value(parts.status, &scale_of(&obj)))
+}
