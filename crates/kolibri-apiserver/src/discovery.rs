@@ -131,8 +131,9 @@ impl Discovery {
         } else {
             response::json(StatusCode::OK, doc.body.clone())
         };
+        let ok = resp.status() == StatusCode::OK;
         let headers = resp.headers_mut();
-        if resp.status() == StatusCode::OK {
+        if ok {
             headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
         }
         if let Ok(v) = HeaderValue::from_str(&doc.etag) {

@@ -27,11 +27,7 @@ pub(crate) struct MalformedDer;
 /// (the order Go's `pkix.Name` produces).
 pub(crate) fn name(cn: &str, organizations: &[String]) -> Vec<u8> {
     let mut rdns = Vec::new();
-    for (oid, value) in organizations
-        .iter()
-        .map(|o| (OID_O, o.as_str()))
-        .chain(std::iter::once((OID_CN, cn)))
-    {
+    for (oid, value) in organizations.iter().map(|o| (OID_O, o.as_str())).chain(std::iter::once((OID_CN, cn))) {
         let value = tlv(UTF8_STRING, value.as_bytes());
         let attribute = tlv(SEQUENCE, &[oid, value.as_slice()].concat());
         rdns.extend(tlv(SET, &attribute));
@@ -41,11 +37,7 @@ pub(crate) fn name(cn: &str, organizations: &[String]) -> Vec<u8> {
 
 /// Returns `cert` with its subject replaced by `subject` (a DER Name), re-signed by `key`,
 /// which must be the key that signed `cert` (its algorithm identifier is kept).
-pub(crate) fn with_subject(
-    cert: &[u8],
-    subject: &[u8],
-    key: &KeyPair,
-) -> Result<Vec<u8>, rcgen::Error> {
+pub(crate) fn with_subject(cert: &[u8], subject: &[u8], key: &KeyPair) -> Result<Vec<u8>, rcgen::Error> {
     let malformed = |_: MalformedDer| rcgen::Error::CouldNotParseCertificate;
     let outer = children(content(cert, SEQUENCE).map_err(malformed)?).map_err(malformed)?;
     let [tbs, signature_algorithm, _signature] = outer.as_slice() else {
@@ -62,10 +54,7 @@ pub(crate) fn with_subject(
     let signature = key.sign(&tbs)?;
     // A BIT STRING starts with its count of unused bits: none, signatures are whole bytes.
     let signature = tlv(BIT_STRING, &[&[0u8][..], &signature].concat());
-    Ok(tlv(
-        SEQUENCE,
-        &[tbs.as_slice(), signature_algorithm, signature.as_slice()].concat(),
-    ))
+    Ok(tlv(SEQUENCE, &[tbs.as_slice(), signature_algorithm, signature.as_slice()].concat()))
 }
 
 /// Encodes one tag-length-value.
@@ -96,9 +85,7 @@ fn split_tlv(input: &[u8]) -> Result<(&[u8], usize, &[u8]), MalformedDer> {
             return Err(MalformedDer);
         }
         let bytes = input.get(2..2 + n).ok_or(MalformedDer)?;
-        let len = bytes
-            .iter()
-            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+        let len = bytes.iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
         (2 + n, len)
     };
     let end = header.checked_add(len).ok_or(MalformedDer)?;
@@ -154,10 +141,7 @@ mod tests {
         let der = name("alice", &["a".into(), "b".into(), "c".into()]);
         let (rest, parsed) = X509Name::from_der(&der).unwrap();
         assert!(rest.is_empty());
-        let orgs: Vec<_> = parsed
-            .iter_organization()
-            .map(|o| o.as_str().unwrap().to_owned())
-            .collect();
+        let orgs: Vec<_> = parsed.iter_organization().map(|o| o.as_str().unwrap().to_owned()).collect();
         assert_eq!(orgs, ["a", "b", "c"]);
         let cn = parsed.iter_common_name().next().unwrap().as_str().unwrap();
         assert_eq!(cn, "alice");

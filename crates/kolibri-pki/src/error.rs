@@ -57,16 +57,10 @@ pub enum PkiError {
 
 impl PkiError {
     pub(crate) fn io(path: impl Into<PathBuf>, source: io::Error) -> Self {
-        Self::Io {
-            path: path.into(),
-            source,
-        }
+        Self::Io { path: path.into(), source }
     }
 
     pub(crate) fn invalid(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
-        Self::InvalidFile {
-            path: path.into(),
-            reason: reason.into(),
-        }
+        Self::InvalidFile { path: path.into(), reason: reason.into() }
     }
 }

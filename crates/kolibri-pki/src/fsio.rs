@@ -15,9 +15,9 @@ pub(crate) const PUBLIC_MODE: u32 = 0o644;
 /// Reads a UTF-8 file, `None` if it does not exist.
 pub(crate) fn read_optional(path: &Path) -> Result<Option<String>, PkiError> {
     match fs::read(path) {
-        Ok(bytes) => String::from_utf8(bytes)
-            .map(Some)
-            .map_err(|_| PkiError::invalid(path, "not a PEM file (not UTF-8)")),
+        Ok(bytes) => {
+            String::from_utf8(bytes).map(Some).map_err(|_| PkiError::invalid(path, "not a PEM file (not UTF-8)"))
+        }
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(PkiError::io(path, e)),
     }
@@ -25,35 +25,21 @@ pub(crate) fn read_optional(path: &Path) -> Result<Option<String>, PkiError> {
 
 /// Creates `dir` (and parents) with mode 0700 if it is missing.
 pub(crate) fn create_private_dir(dir: &Path) -> Result<(), PkiError> {
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(|e| PkiError::io(dir, e))
+    fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(|e| PkiError::io(dir, e))
 }
 
 /// Replaces `path` with `contents` so that readers see either the old or the new file,
 /// never a torn one: write a sibling temporary file, flush it, rename it over `path`.
 pub(crate) fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<(), PkiError> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .ok_or_else(|| PkiError::invalid(path, "not a file path"))?;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().ok_or_else(|| PkiError::invalid(path, "not a file path"))?;
     let mut tmp_name = std::ffi::OsString::from(".");
     tmp_name.push(name);
     tmp_name.push(format!(".tmp{}", std::process::id()));
     let tmp = dir.join(tmp_name);
 
     let result = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(mode)
-            .open(&tmp)?;
+        let mut file = OpenOptions::new().write(true).create(true).truncate(true).mode(mode).open(&tmp)?;
         // The mode given to open() is filtered by the umask, and a stale temporary file
         // keeps its old mode: set it explicitly.
         file.set_permissions(fs::Permissions::from_mode(mode))?;

@@ -70,9 +70,7 @@ unsafe fn sockaddr_ip(addr: *const libc::sockaddr) -> Option<IpAddr> {
     match i32::from((*addr).sa_family) {
         libc::AF_INET => {
             let sin = &*addr.cast::<libc::sockaddr_in>();
-            Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(
-                sin.sin_addr.s_addr,
-            ))))
+            Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr))))
         }
         libc::AF_INET6 => {
             let sin6 = &*addr.cast::<libc::sockaddr_in6>();
@@ -86,9 +84,7 @@ fn is_host_address(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => !v4.is_loopback() && !v4.is_link_local() && !v4.is_unspecified(),
         // fe80::/10: link-local addresses need a zone and are useless in a certificate.
-        IpAddr::V6(v6) => {
-            !v6.is_loopback() && !v6.is_unspecified() && (v6.segments()[0] & 0xffc0) != 0xfe80
-        }
+        IpAddr::V6(v6) => !v6.is_loopback() && !v6.is_unspecified() && (v6.segments()[0] & 0xffc0) != 0xfe80,
     }
 }
 

@@ -39,8 +39,7 @@ pub(crate) fn parse_key_pem(path: &Path, pem: &str) -> Result<KeyPair, PkiError>
     let der: PrivateKeyDer<'static> = rustls_pemfile::private_key(&mut pem.as_bytes())
         .map_err(|e| PkiError::invalid(path, format!("bad PEM: {e}")))?
         .ok_or_else(|| PkiError::invalid(path, "no PRIVATE KEY block"))?;
-    KeyPair::try_from(&der)
-        .map_err(|e| PkiError::invalid(path, format!("unsupported private key (want PKCS#8): {e}")))
+    KeyPair::try_from(&der).map_err(|e| PkiError::invalid(path, format!("unsupported private key (want PKCS#8): {e}")))
 }
 
 /// Whether `key` is the private half of `cert`'s public key.
@@ -79,10 +78,7 @@ pub(crate) fn stale_reason(
     }
     let renew_before = i64::try_from(RENEW_BEFORE.as_secs()).unwrap_or(i64::MAX);
     if seconds_left(leaf, now) < renew_before {
-        return Some(format!(
-            "it expires within {} days",
-            RENEW_BEFORE.as_secs() / 86_400
-        ));
+        return Some(format!("it expires within {} days", RENEW_BEFORE.as_secs() / 86_400));
     }
     match profile {
         LeafProfile::Serving { cn, sans } => {
@@ -103,11 +99,8 @@ pub(crate) fn stale_reason(
             }
         }
         LeafProfile::Client { cn, groups } => {
-            let orgs: Vec<String> = leaf
-                .subject()
-                .iter_organization()
-                .filter_map(|o| o.as_str().ok().map(str::to_owned))
-                .collect();
+            let orgs: Vec<String> =
+                leaf.subject().iter_organization().filter_map(|o| o.as_str().ok().map(str::to_owned)).collect();
             if common_name(leaf).as_deref() != Some(cn.as_str()) || &orgs != groups {
                 return Some("its subject changed".into());
             }
@@ -140,11 +133,7 @@ fn ip_from_bytes(bytes: &[u8]) -> Option<IpAddr> {
 }
 
 fn common_name(cert: &X509Certificate<'_>) -> Option<String> {
-    cert.subject()
-        .iter_common_name()
-        .next()
-        .and_then(|cn| cn.as_str().ok())
-        .map(str::to_owned)
+    cert.subject().iter_common_name().next().and_then(|cn| cn.as_str().ok()).map(str::to_owned)
 }
 
 /// Whether `leaf` names `ca` as its issuer, by subject and, when both carry one, by key id.
@@ -152,22 +141,14 @@ fn issued_by(leaf: &X509Certificate<'_>, ca: &X509Certificate<'_>) -> bool {
     if leaf.issuer().as_raw() != ca.subject().as_raw() {
         return false;
     }
-    let aki = leaf
-        .extensions()
-        .iter()
-        .find_map(|e| match e.parsed_extension() {
-            ParsedExtension::AuthorityKeyIdentifier(aki) => {
-                aki.key_identifier.as_ref().map(|k| k.0)
-            }
-            _ => None,
-        });
-    let ski = ca
-        .extensions()
-        .iter()
-        .find_map(|e| match e.parsed_extension() {
-            ParsedExtension::SubjectKeyIdentifier(ski) => Some(ski.0),
-            _ => None,
-        });
+    let aki = leaf.extensions().iter().find_map(|e| match e.parsed_extension() {
+        ParsedExtension::AuthorityKeyIdentifier(aki) => aki.key_identifier.as_ref().map(|k| k.0),
+        _ => None,
+    });
+    let ski = ca.extensions().iter().find_map(|e| match e.parsed_extension() {
+        ParsedExtension::SubjectKeyIdentifier(ski) => Some(ski.0),
+        _ => None,
+    });
     match (aki, ski) {
         (Some(aki), Some(ski)) => aki == ski,
         _ => true,

@@ -4,8 +4,8 @@ use std::net::IpAddr;
 use std::time::{Duration, SystemTime};
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose, SanType, PKCS_ECDSA_P256_SHA256,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, SanType, PKCS_ECDSA_P256_SHA256,
 };
 use time::OffsetDateTime;
 
@@ -46,9 +46,7 @@ impl San {
                         && label.len() <= 63
                         && !label.starts_with('-')
                         && !label.ends_with('-')
-                        && label
-                            .bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+                        && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
             });
         if valid {
             Ok(Self::Dns(s.to_ascii_lowercase()))
@@ -60,11 +58,9 @@ impl San {
     fn to_rcgen(&self) -> Result<SanType, PkiError> {
         Ok(match self {
             Self::Ip(ip) => SanType::IpAddress(*ip),
-            Self::Dns(name) => SanType::DnsName(
-                name.clone()
-                    .try_into()
-                    .map_err(|_| PkiError::InvalidSan(name.clone()))?,
-            ),
+            Self::Dns(name) => {
+                SanType::DnsName(name.clone().try_into().map_err(|_| PkiError::InvalidSan(name.clone()))?)
+            }
         })
     }
 }
@@ -94,11 +90,7 @@ pub(crate) fn self_signed_ca(cn: &str, key: &KeyPair, now: SystemTime) -> Result
     let mut params = CertificateParams::default();
     params.distinguished_name = name(cn);
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.key_usages = vec![
-        KeyUsagePurpose::DigitalSignature,
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-    ];
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     set_validity(&mut params, now, CA_VALIDITY);
     Ok(params.self_signed(key)?.pem())
 }
@@ -113,10 +105,7 @@ pub(crate) fn leaf(
     let mut params = CertificateParams::default();
     params.is_ca = IsCa::ExplicitNoCa;
     params.use_authority_key_identifier_extension = true;
-    params.key_usages = vec![
-        KeyUsagePurpose::DigitalSignature,
-        KeyUsagePurpose::KeyEncipherment,
-    ];
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
     match profile {
         LeafProfile::Serving { cn, sans } => {
             params.distinguished_name = name(cn);
@@ -134,15 +123,10 @@ pub(crate) fn leaf(
     let der = match profile {
         // Groups are O attributes, which rcgen can hold only one of: set the subject
         // afterwards (one code path for any number of groups, so it is always exercised).
-        LeafProfile::Client { cn, groups } => {
-            der::with_subject(cert.der(), &der::name(cn, groups), ca.key())?
-        }
+        LeafProfile::Client { cn, groups } => der::with_subject(cert.der(), &der::name(cn, groups), ca.key())?,
         LeafProfile::Serving { .. } => cert.der().to_vec(),
     };
-    Ok(Issued {
-        cert_pem: pem("CERTIFICATE", &der),
-        key_pem: key.serialize_pem(),
-    })
+    Ok(Issued { cert_pem: pem("CERTIFICATE", &der), key_pem: key.serialize_pem() })
 }
 
 /// PEM-encodes `der` with the usual 64-column lines.
@@ -172,9 +156,7 @@ fn set_validity(params: &mut CertificateParams, now: SystemTime, validity: Durat
 
 /// Seconds since the Unix epoch, for the CA's name (`kolibri-server-ca@<unix time>`).
 pub(crate) fn unix_seconds(t: SystemTime) -> u64 {
-    t.duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    t.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 /// How long before expiry a leaf is re-issued (k3s uses 120 days; 90 leaves 9 months of use).

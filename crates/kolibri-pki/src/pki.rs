@@ -67,18 +67,10 @@ impl PkiOptions {
         sans.push(San::Ip(IpAddr::V4(Ipv4Addr::LOCALHOST)));
         sans.push(San::Ip(IpAddr::V6(Ipv6Addr::LOCALHOST)));
         sans.push(San::Ip(self.api_service_ip));
-        for name in [
-            "localhost",
-            "kubernetes",
-            "kubernetes.default",
-            "kubernetes.default.svc",
-        ] {
+        for name in ["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"] {
             sans.push(San::Dns(name.to_owned()));
         }
-        sans.push(San::parse(&format!(
-            "kubernetes.default.svc.{}",
-            self.cluster_domain
-        ))?);
+        sans.push(San::parse(&format!("kubernetes.default.svc.{}", self.cluster_domain))?);
         for extra in &self.tls_sans {
             sans.push(San::parse(extra)?);
         }
@@ -126,28 +118,16 @@ impl Pki {
         let ca_path = tls_dir.join(CA_CERT);
         let ca_x509 = inspect::parse_x509(&ca_path, &ca_cert_der)?;
 
-        let serving = LeafProfile::Serving {
-            cn: "kube-apiserver".to_owned(),
-            sans: opts.serving_sans()?,
-        };
-        let admin = LeafProfile::Client {
-            cn: "system:admin".to_owned(),
-            groups: vec!["system:masters".to_owned()],
-        };
+        let serving = LeafProfile::Serving { cn: "kube-apiserver".to_owned(), sans: opts.serving_sans()? };
+        let admin = LeafProfile::Client { cn: "system:admin".to_owned(), groups: vec!["system:masters".to_owned()] };
         let ca = Issuer::from_ca_cert_der(&ca_cert_der, ca_key)
             .map_err(|e| PkiError::invalid(&ca_path, format!("unusable CA certificate: {e}")))?;
-        let leaves = Leaves {
-            dir: tls_dir,
-            ca: &ca,
-            ca_x509: &ca_x509,
-            now: opts.now,
-        };
+        let leaves = Leaves { dir: tls_dir, ca: &ca, ca_x509: &ca_x509, now: opts.now };
         let (serving_cert_pem, serving_key_pem) = leaves.ensure(SERVING, &serving)?;
         let (admin_cert_pem, admin_key_pem) = leaves.ensure(ADMIN, &admin)?;
         let service_key_pem = load_or_create_key(&tls_dir.join(SERVICE_KEY))?;
 
-        let serving_cert_der =
-            inspect::parse_cert_pem(&tls_dir.join(format!("{SERVING}.crt")), &serving_cert_pem)?;
+        let serving_cert_der = inspect::parse_cert_pem(&tls_dir.join(format!("{SERVING}.crt")), &serving_cert_pem)?;
         let key_path = tls_dir.join(format!("{SERVING}.key"));
         let serving_key_der = rustls_pemfile::private_key(&mut serving_key_pem.as_bytes())
             .ok()
@@ -215,10 +195,8 @@ impl Pki {
         groups: &[&str],
         validity: Duration,
     ) -> Result<(String, String), PkiError> {
-        let profile = LeafProfile::Client {
-            cn: cn.to_owned(),
-            groups: groups.iter().map(|g| (*g).to_owned()).collect(),
-        };
+        let profile =
+            LeafProfile::Client { cn: cn.to_owned(), groups: groups.iter().map(|g| (*g).to_owned()).collect() };
         let issued = issue::leaf(&profile, &self.ca, SystemTime::now(), validity)?;
         Ok((issued.cert_pem, issued.key_pem))
     }
@@ -227,23 +205,15 @@ impl Pki {
 impl fmt::Debug for Pki {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Never print key material.
-        f.debug_struct("Pki")
-            .field("ca_cert_hash", &self.ca_cert_hash())
-            .finish_non_exhaustive()
+        f.debug_struct("Pki").field("ca_cert_hash", &self.ca_cert_hash()).finish_non_exhaustive()
     }
 }
 
 /// Loads the CA, or creates it when neither of its files exists.
-fn load_or_create_ca(
-    dir: &Path,
-    now: SystemTime,
-) -> Result<(String, CertificateDer<'static>, KeyPair), PkiError> {
+fn load_or_create_ca(dir: &Path, now: SystemTime) -> Result<(String, CertificateDer<'static>, KeyPair), PkiError> {
     let cert_path = dir.join(CA_CERT);
     let key_path = dir.join(CA_KEY);
-    match (
-        fsio::read_optional(&cert_path)?,
-        fsio::read_optional(&key_path)?,
-    ) {
+    match (fsio::read_optional(&cert_path)?, fsio::read_optional(&key_path)?) {
         (Some(cert_pem), Some(key_pem)) => {
             let der = inspect::parse_cert_pem(&cert_path, &cert_pem)?;
             let key = inspect::parse_key_pem(&key_path, &key_pem)?;
@@ -252,10 +222,7 @@ fn load_or_create_ca(
                 return Err(PkiError::invalid(&cert_path, "not a CA certificate"));
             }
             if !inspect::key_matches(&cert, &key) {
-                return Err(PkiError::invalid(
-                    &key_path,
-                    format!("does not match {}", cert_path.display()),
-                ));
+                return Err(PkiError::invalid(&key_path, format!("does not match {}", cert_path.display())));
             }
             let left = inspect::seconds_left(&cert, now);
             if left < i64::try_from(CA_WARN_BEFORE.as_secs()).unwrap_or(i64::MAX) {
@@ -279,14 +246,8 @@ fn load_or_create_ca(
             let der = inspect::parse_cert_pem(&cert_path, &cert_pem)?;
             Ok((cert_pem, der, key))
         }
-        (Some(_), None) => Err(PkiError::IncompleteCa {
-            present: cert_path,
-            missing: key_path,
-        }),
-        (None, Some(_)) => Err(PkiError::IncompleteCa {
-            present: key_path,
-            missing: cert_path,
-        }),
+        (Some(_), None) => Err(PkiError::IncompleteCa { present: cert_path, missing: key_path }),
+        (None, Some(_)) => Err(PkiError::IncompleteCa { present: key_path, missing: cert_path }),
     }
 }
 

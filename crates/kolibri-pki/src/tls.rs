@@ -17,14 +17,11 @@ impl Pki {
     pub fn server_config(&self, alpn: Vec<Vec<u8>>) -> Result<Arc<ServerConfig>, PkiError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut roots = RootCertStore::empty();
-        roots
-            .add(self.ca_cert_der().clone())
-            .map_err(|e| PkiError::Tls(format!("CA certificate: {e}")))?;
-        let verifier =
-            WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-                .allow_unauthenticated()
-                .build()
-                .map_err(|e| PkiError::Tls(format!("client verifier: {e}")))?;
+        roots.add(self.ca_cert_der().clone()).map_err(|e| PkiError::Tls(format!("CA certificate: {e}")))?;
+        let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+            .allow_unauthenticated()
+            .build()
+            .map_err(|e| PkiError::Tls(format!("client verifier: {e}")))?;
         let mut config = ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| PkiError::Tls(e.to_string()))?

@@ -19,20 +19,15 @@ fn pki(dir: &std::path::Path) -> Pki {
 fn client_config(pki: &Pki, identity: Option<(&str, &str)>) -> Arc<ClientConfig> {
     let mut roots = RootCertStore::empty();
     roots.add(pki.ca_cert_der().clone()).unwrap();
-    let builder =
-        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots);
+    let builder = ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots);
     let mut config = match identity {
         Some((cert_pem, key_pem)) => {
             let certs: Vec<CertificateDer<'static>> =
-                rustls_pemfile::certs(&mut cert_pem.as_bytes())
-                    .collect::<Result<_, _>>()
-                    .unwrap();
-            let key: PrivateKeyDer<'static> = rustls_pemfile::private_key(&mut key_pem.as_bytes())
-                .unwrap()
-                .unwrap();
+                rustls_pemfile::certs(&mut cert_pem.as_bytes()).collect::<Result<_, _>>().unwrap();
+            let key: PrivateKeyDer<'static> = rustls_pemfile::private_key(&mut key_pem.as_bytes()).unwrap().unwrap();
             builder.with_client_auth_cert(certs, key).unwrap()
         }
         None => builder.with_no_client_auth(),
@@ -53,22 +48,14 @@ async fn handshake(
 ) -> (Option<Vec<u8>>, Result<Option<Peer>, String>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let acceptor = TlsAcceptor::from(
-        server
-            .server_config(vec![b"h2".to_vec(), b"http/1.1".to_vec()])
-            .unwrap(),
-    );
+    let acceptor = TlsAcceptor::from(server.server_config(vec![b"h2".to_vec(), b"http/1.1".to_vec()]).unwrap());
     let server_task = tokio::spawn(async move {
         let (tcp, _) = listener.accept().await.unwrap();
         let mut tls = acceptor.accept(tcp).await.map_err(|e| e.to_string())?;
         let peer_cn = tls.get_ref().1.peer_certificates().map(|certs| {
             let (_, cert) = x509_parser::parse_x509_certificate(&certs[0]).unwrap();
             let cn = cert.subject().iter_common_name().next().unwrap();
-            let orgs = cert
-                .subject()
-                .iter_organization()
-                .map(|o| o.as_str().unwrap().to_owned())
-                .collect();
+            let orgs = cert.subject().iter_organization().map(|o| o.as_str().unwrap().to_owned()).collect();
             (cn.as_str().unwrap().to_owned(), orgs)
         });
         tls.write_all(b"ok").await.map_err(|e| e.to_string())?;
@@ -101,10 +88,7 @@ async fn admin_client_cert_is_verified_and_seen_by_the_server() {
     let client = client_config(&pki, Some((pki.admin_cert_pem(), pki.admin_key_pem())));
     let (alpn, server) = handshake(&pki, client, "127.0.0.1").await;
     assert_eq!(alpn.as_deref(), Some(&b"h2"[..]));
-    assert_eq!(
-        server.unwrap(),
-        Some(("system:admin".to_owned(), vec!["system:masters".to_owned()]))
-    );
+    assert_eq!(server.unwrap(), Some(("system:admin".to_owned(), vec!["system:masters".to_owned()])));
 }
 
 #[tokio::test]
@@ -146,9 +130,7 @@ async fn client_cert_from_another_ca_is_rejected() {
     let theirs = tempfile::tempdir().unwrap();
     let server_pki = pki(ours.path());
     let other = pki(theirs.path());
-    let (cert, key) = other
-        .issue_client_cert("mallory", &["system:masters"], Duration::from_secs(3600))
-        .unwrap();
+    let (cert, key) = other.issue_client_cert("mallory", &["system:masters"], Duration::from_secs(3600)).unwrap();
     // The client trusts the server's CA, so only its own certificate can fail.
     let client = client_config(&server_pki, Some((&cert, &key)));
     let (alpn, server) = handshake(&server_pki, client, "localhost").await;

@@ -35,11 +35,7 @@ fn opts(now: SystemTime) -> PkiOptions {
 }
 
 fn der_of(pem: &str) -> Vec<u8> {
-    rustls_pemfile::certs(&mut pem.as_bytes())
-        .next()
-        .expect("a certificate")
-        .expect("valid PEM")
-        .to_vec()
+    rustls_pemfile::certs(&mut pem.as_bytes()).next().expect("a certificate").expect("valid PEM").to_vec()
 }
 
 fn with_cert<R>(path: &Path, f: impl FnOnce(&X509Certificate<'_>) -> R) -> R {
@@ -49,21 +45,14 @@ fn with_cert<R>(path: &Path, f: impl FnOnce(&X509Certificate<'_>) -> R) -> R {
 }
 
 fn sans(cert: &X509Certificate<'_>) -> BTreeSet<String> {
-    let ext = cert
-        .subject_alternative_name()
-        .unwrap()
-        .expect("SAN extension");
+    let ext = cert.subject_alternative_name().unwrap().expect("SAN extension");
     ext.value
         .general_names
         .iter()
         .map(|n| match n {
             GeneralName::DNSName(d) => d.to_string(),
-            GeneralName::IPAddress(b) if b.len() == 4 => {
-                IpAddr::from(<[u8; 4]>::try_from(*b).unwrap()).to_string()
-            }
-            GeneralName::IPAddress(b) => {
-                IpAddr::from(<[u8; 16]>::try_from(*b).unwrap()).to_string()
-            }
+            GeneralName::IPAddress(b) if b.len() == 4 => IpAddr::from(<[u8; 4]>::try_from(*b).unwrap()).to_string(),
+            GeneralName::IPAddress(b) => IpAddr::from(<[u8; 16]>::try_from(*b).unwrap()).to_string(),
             other => panic!("unexpected SAN {other:?}"),
         })
         .collect()
@@ -74,27 +63,15 @@ fn unix(t: SystemTime) -> i64 {
 }
 
 fn snapshot(dir: &Path) -> Vec<Vec<u8>> {
-    FILES
-        .iter()
-        .map(|f| fs::read(dir.join(f)).unwrap())
-        .collect()
+    FILES.iter().map(|f| fs::read(dir.join(f)).unwrap()).collect()
 }
 
 fn cn(cert: &X509Certificate<'_>) -> String {
-    cert.subject()
-        .iter_common_name()
-        .next()
-        .unwrap()
-        .as_str()
-        .unwrap()
-        .to_owned()
+    cert.subject().iter_common_name().next().unwrap().as_str().unwrap().to_owned()
 }
 
 fn orgs(cert: &X509Certificate<'_>) -> Vec<String> {
-    cert.subject()
-        .iter_organization()
-        .map(|o| o.as_str().unwrap().to_owned())
-        .collect()
+    cert.subject().iter_organization().map(|o| o.as_str().unwrap().to_owned()).collect()
 }
 
 #[test]
@@ -114,10 +91,7 @@ fn first_start_creates_files_with_modes_and_extensions() {
         let want = if f.ends_with(".key") { 0o600 } else { 0o644 };
         assert_eq!(mode, want, "mode of {f}");
     }
-    assert_eq!(
-        fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
-        0o700
-    );
+    assert_eq!(fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
     // No temporary files are left behind.
     assert_eq!(fs::read_dir(&dir).unwrap().count(), FILES.len());
 
@@ -152,10 +126,7 @@ fn first_start_creates_files_with_modes_and_extensions() {
         assert!(eku.server_auth);
         assert!(!eku.client_auth);
         assert!(!cert.basic_constraints().unwrap().unwrap().value.ca);
-        assert_eq!(
-            cert.validity().not_after.timestamp() - unix(now),
-            365 * DAY as i64
-        );
+        assert_eq!(cert.validity().not_after.timestamp() - unix(now), 365 * DAY as i64);
         assert!(cert.validity().not_before.timestamp() <= unix(now));
         assert!(cert.issuer().to_string().contains("kolibri-server-ca@"));
     });
@@ -166,23 +137,14 @@ fn first_start_creates_files_with_modes_and_extensions() {
         let eku = cert.extended_key_usage().unwrap().unwrap().value;
         assert!(eku.client_auth);
         assert!(!eku.server_auth);
-        assert_eq!(
-            cert.validity().not_after.timestamp() - unix(now),
-            365 * DAY as i64
-        );
+        assert_eq!(cert.validity().not_after.timestamp() - unix(now), 365 * DAY as i64);
     });
 
     let sa = fs::read_to_string(dir.join("service.key")).unwrap();
     assert!(sa.contains("BEGIN PRIVATE KEY"));
     assert_eq!(pki.service_account_key_pem(), sa);
-    assert_eq!(
-        pki.ca_cert_pem(),
-        fs::read_to_string(dir.join("server-ca.crt")).unwrap()
-    );
-    assert_eq!(
-        pki.admin_cert_pem(),
-        fs::read_to_string(dir.join("client-admin.crt")).unwrap()
-    );
+    assert_eq!(pki.ca_cert_pem(), fs::read_to_string(dir.join("server-ca.crt")).unwrap());
+    assert_eq!(pki.admin_cert_pem(), fs::read_to_string(dir.join("client-admin.crt")).unwrap());
     assert_eq!(pki.ca_cert_hash().len(), 64);
 }
 
@@ -214,25 +176,15 @@ fn leaf_near_expiry_is_renewed_from_the_same_ca() {
 
     // 100 days left: kept.
     Pki::load_or_create(dir, &opts(t0 + Duration::from_secs(265 * DAY))).unwrap();
-    assert_eq!(
-        fs::read(dir.join("serving-kube-apiserver.crt")).unwrap(),
-        serving_before
-    );
+    assert_eq!(fs::read(dir.join("serving-kube-apiserver.crt")).unwrap(), serving_before);
 
     // 80 days left: re-issued, valid for a year from the new time, same CA.
     let t1 = t0 + Duration::from_secs(285 * DAY);
     let pki = Pki::load_or_create(dir, &opts(t1)).unwrap();
-    assert_ne!(
-        fs::read(dir.join("serving-kube-apiserver.crt")).unwrap(),
-        serving_before
-    );
+    assert_ne!(fs::read(dir.join("serving-kube-apiserver.crt")).unwrap(), serving_before);
     for leaf in ["serving-kube-apiserver.crt", "client-admin.crt"] {
         with_cert(&dir.join(leaf), |cert| {
-            assert_eq!(
-                cert.validity().not_after.timestamp() - unix(t1),
-                365 * DAY as i64,
-                "{leaf}"
-            );
+            assert_eq!(cert.validity().not_after.timestamp() - unix(t1), 365 * DAY as i64, "{leaf}");
         });
     }
     assert_eq!(fs::read(dir.join("server-ca.crt")).unwrap(), ca_before);
@@ -253,19 +205,13 @@ fn added_tls_san_reissues_only_the_serving_cert() {
     more.tls_sans.push("New.Example.com".into());
     Pki::load_or_create(dir, &more).unwrap();
 
-    assert_ne!(
-        fs::read(dir.join("serving-kube-apiserver.crt")).unwrap(),
-        serving_before
-    );
+    assert_ne!(fs::read(dir.join("serving-kube-apiserver.crt")).unwrap(), serving_before);
     with_cert(&dir.join("serving-kube-apiserver.crt"), |cert| {
         let names = sans(cert);
         assert!(names.contains("new.example.com"), "{names:?}");
         assert!(names.contains("api.example.com"), "{names:?}");
     });
-    assert_eq!(
-        fs::read(dir.join("client-admin.crt")).unwrap(),
-        admin_before
-    );
+    assert_eq!(fs::read(dir.join("client-admin.crt")).unwrap(), admin_before);
 
     // Asking for fewer names is still covered: nothing changes.
     let after = snapshot(dir);
@@ -279,11 +225,7 @@ fn mismatched_leaf_key_is_reissued() {
     let dir = tmp.path();
     let now = SystemTime::now();
     Pki::load_or_create(dir, &opts(now)).unwrap();
-    fs::copy(
-        dir.join("client-admin.key"),
-        dir.join("serving-kube-apiserver.key"),
-    )
-    .unwrap();
+    fs::copy(dir.join("client-admin.key"), dir.join("serving-kube-apiserver.key")).unwrap();
     let pki = Pki::load_or_create(dir, &opts(now)).unwrap();
     // The pair works again: rustls accepts it.
     pki.server_config(vec![]).unwrap();
@@ -297,10 +239,7 @@ fn mismatched_leaf_key_is_reissued() {
 fn corrupt_files_are_errors_naming_the_file() {
     for (file, content) in [
         ("serving-kube-apiserver.crt", "garbage"),
-        (
-            "server-ca.key",
-            "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
-        ),
+        ("server-ca.key", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"),
         ("server-ca.crt", ""),
         ("service.key", "not a key"),
     ] {
@@ -309,10 +248,7 @@ fn corrupt_files_are_errors_naming_the_file() {
         Pki::load_or_create(dir, &opts(SystemTime::now())).unwrap();
         fs::write(dir.join(file), content).unwrap();
         let err = Pki::load_or_create(dir, &opts(SystemTime::now())).unwrap_err();
-        assert!(
-            matches!(err, PkiError::InvalidFile { .. }),
-            "{file}: {err:?}"
-        );
+        assert!(matches!(err, PkiError::InvalidFile { .. }), "{file}: {err:?}");
         assert!(err.to_string().contains(file), "{file}: {err}");
         // Nothing was overwritten.
         assert_eq!(fs::read_to_string(dir.join(file)).unwrap(), content);
@@ -337,11 +273,7 @@ fn ca_key_of_another_ca_is_an_error() {
     let b = tempfile::tempdir().unwrap();
     Pki::load_or_create(a.path(), &opts(SystemTime::now())).unwrap();
     Pki::load_or_create(b.path(), &opts(SystemTime::now())).unwrap();
-    fs::copy(
-        b.path().join("server-ca.key"),
-        a.path().join("server-ca.key"),
-    )
-    .unwrap();
+    fs::copy(b.path().join("server-ca.key"), a.path().join("server-ca.key")).unwrap();
     let err = Pki::load_or_create(a.path(), &opts(SystemTime::now())).unwrap_err();
     assert!(err.to_string().contains("server-ca.key"), "{err}");
 }
@@ -352,40 +284,23 @@ fn invalid_tls_san_is_rejected() {
     let mut o = opts(SystemTime::now());
     o.tls_sans.push("not a name".into());
     let err = Pki::load_or_create(tmp.path(), &o).unwrap_err();
-    assert!(
-        matches!(err, PkiError::InvalidSan(ref s) if s == "not a name"),
-        "{err:?}"
-    );
+    assert!(matches!(err, PkiError::InvalidSan(ref s) if s == "not a name"), "{err:?}");
 }
 
 #[test]
 fn issued_client_cert_carries_user_and_groups() {
     let tmp = tempfile::tempdir().unwrap();
     let pki = Pki::load_or_create(tmp.path(), &opts(SystemTime::now())).unwrap();
-    let (cert_pem, key_pem) = pki
-        .issue_client_cert(
-            "system:kube-scheduler",
-            &["group-a", "group-b"],
-            Duration::from_secs(DAY),
-        )
-        .unwrap();
+    let (cert_pem, key_pem) =
+        pki.issue_client_cert("system:kube-scheduler", &["group-a", "group-b"], Duration::from_secs(DAY)).unwrap();
     assert!(key_pem.contains("BEGIN PRIVATE KEY"));
     let der = der_of(&cert_pem);
     let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
     assert_eq!(cn(&cert), "system:kube-scheduler");
     assert_eq!(orgs(&cert), vec!["group-a", "group-b"]);
-    assert!(
-        cert.extended_key_usage()
-            .unwrap()
-            .unwrap()
-            .value
-            .client_auth
-    );
+    assert!(cert.extended_key_usage().unwrap().unwrap().value.client_auth);
     let lifetime = cert.validity().not_after.timestamp() - unix(SystemTime::now());
-    assert!(
-        (DAY as i64 - 60..=DAY as i64).contains(&lifetime),
-        "{lifetime}"
-    );
+    assert!((DAY as i64 - 60..=DAY as i64).contains(&lifetime), "{lifetime}");
     let ca_der = pki.ca_cert_der().to_vec();
     let (_, ca) = x509_parser::parse_x509_certificate(&ca_der).unwrap();
     assert_eq!(cert.issuer(), ca.subject());

@@ -9,10 +9,14 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+mod defaults;
 mod field_error;
+mod kinds;
 mod registry;
+mod typed;
+pub mod validation;
 
-pub use field_error::{FieldError, FieldErrorType};
+pub use field_error::{BadValue, FieldError, FieldErrorType, FieldPath};
 pub use registry::Registry;
 
 /// A subresource of a served resource (`status`, `scale`, `binding`, ...).
@@ -124,6 +128,13 @@ pub trait Strategy: Send + Sync {
     /// Whether a change from `old` to `new` bumps `metadata.generation`.
     /// Built-in kinds: when `spec` (or the kind's equivalent) changes.
     fn bumps_generation(&self, new: &Value, old: &Value) -> bool;
+
+    /// Whether upstream tracks `metadata.generation` for this kind: the API server sets it
+    /// to 1 on create and bumps it on updates where [`Strategy::bumps_generation`] says so.
+    /// Kinds that do not track it (ConfigMap, Service, ...) never have a generation.
+    fn sets_generation(&self) -> bool {
+        false
+    }
 }
 
 pub mod schema;

@@ -27,14 +27,9 @@ impl PatchType {
     /// ignored. `None` for anything else (answer 415).
     pub fn from_content_type(content_type: &str) -> Option<PatchType> {
         let media_type = content_type.split(';').next().unwrap_or("").trim();
-        [
-            PatchType::Json,
-            PatchType::Merge,
-            PatchType::Strategic,
-            PatchType::Apply,
-        ]
-        .into_iter()
-        .find(|t| t.content_type().eq_ignore_ascii_case(media_type))
+        [PatchType::Json, PatchType::Merge, PatchType::Strategic, PatchType::Apply]
+            .into_iter()
+            .find(|t| t.content_type().eq_ignore_ascii_case(media_type))
     }
 
     /// The media type of this patch type.
@@ -105,9 +100,9 @@ pub fn apply(
                     .into(),
             )),
         },
-        PatchType::Apply => Err(PatchError::Unsupported(
-            "server-side apply (application/apply-patch+yaml) is not supported yet".into(),
-        )),
+        PatchType::Apply => {
+            Err(PatchError::Unsupported("server-side apply (application/apply-patch+yaml) is not supported yet".into()))
+        }
     }
 }
 

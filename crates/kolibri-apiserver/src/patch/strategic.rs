@@ -104,15 +104,16 @@ impl Schema {
 }
 
 /// Upstream `mergeMap`.
-fn merge_map(mut original: Map<String, Value>, mut patch: Map<String, Value>, schema: Schema) -> Result<Map<String, Value>> {
+fn merge_map(
+    mut original: Map<String, Value>,
+    mut patch: Map<String, Value>,
+    schema: Schema,
+) -> Result<Map<String, Value>> {
     if let Some(directive) = patch.remove(DIRECTIVE) {
         return match directive.as_str() {
             Some("replace") => Ok(patch),
             Some("delete") => Ok(Map::new()),
-            _ => Err(bad(format!(
-                "unknown patch type: {directive} in map: {}",
-                Value::Object(patch)
-            ))),
+            _ => Err(bad(format!("unknown patch type: {directive} in map: {}", Value::Object(patch)))),
         };
     }
     apply_retain_keys(&mut original, &mut patch)?;
@@ -146,11 +147,7 @@ fn merge_map(mut original: Map<String, Value>, mut patch: Map<String, Value>, sc
             (Value::Object(o), Value::Object(p)) => {
                 let (sub, meta) = schema.field(&key);
                 let o = std::mem::take(o);
-                let merged = if meta.strategy.replace {
-                    p
-                } else {
-                    merge_map(o, p, sub)?
-                };
+                let merged = if meta.strategy.replace { p } else { merge_map(o, p, sub)? };
                 original.insert(key, Value::Object(merged));
             }
             (Value::Array(o), Value::Array(p)) => {
@@ -217,10 +214,7 @@ fn merge_slice(
     }
 
     let Some(merge_key) = merge_key else {
-        return Err(bad(format!(
-            "cannot merge lists without merge key for {}",
-            schema.name()
-        )));
+        return Err(bad(format!("cannot merge lists without merge key for {}", schema.name())));
     };
     let (original, patch) = merge_slice_with_special_elements(original, patch, merge_key)?;
     let server_order = original.clone();
@@ -256,11 +250,7 @@ fn merge_slice_with_special_elements(
             Some("merge") => {
                 return Err(bad("merging lists cannot yet be specified in the patch"));
             }
-            _ => {
-                return Err(bad(format!(
-                    "unknown patch type: {directive} in map: {item}"
-                )))
-            }
+            _ => return Err(bad(format!("unknown patch type: {directive} in map: {item}"))),
         }
     }
     if replace {
@@ -307,10 +297,7 @@ fn apply_retain_keys(original: &mut Map<String, Value>, patch: &mut Map<String, 
     };
     let retained = |key: &str| retain.iter().any(|k| k.as_str() == Some(key));
     let all_listed = patch.iter().all(|(k, v)| {
-        v.is_null()
-            || k.starts_with(DELETE_FROM_PRIMITIVE_LIST)
-            || k.starts_with(SET_ELEMENT_ORDER)
-            || retained(k)
+        v.is_null() || k.starts_with(DELETE_FROM_PRIMITIVE_LIST) || k.starts_with(SET_ELEMENT_ORDER) || retained(k)
     });
     if !all_listed {
         return Err(bad(ERR_BAD_RETAIN_KEYS));
@@ -326,11 +313,7 @@ fn merge_set_element_order(
     patch: &mut Map<String, Value>,
     schema: Schema,
 ) -> Result<()> {
-    let keys: Vec<String> = patch
-        .keys()
-        .filter(|k| k.starts_with(SET_ELEMENT_ORDER))
-        .cloned()
-        .collect();
+    let keys: Vec<String> = patch.keys().filter(|k| k.starts_with(SET_ELEMENT_ORDER)).cloned().collect();
     for directive_key in keys {
         let Some(Value::Array(order)) = patch.remove(&directive_key) else {
             return Err(bad(ERR_BAD_SET_ELEMENT_ORDER));
@@ -344,11 +327,7 @@ fn merge_set_element_order(
         let patch_list = list_field(patch, &field)?;
         patch.remove(&field);
         let (sub, meta) = schema.field(&field);
-        validate_patch_with_set_order_list(
-            patch_list.as_deref().unwrap_or_default(),
-            &order,
-            meta.merge_key,
-        )?;
+        validate_patch_with_set_order_list(patch_list.as_deref().unwrap_or_default(), &order, meta.merge_key)?;
 
         let server_order = original_list.clone().unwrap_or_default();
         let kind_source = patch_list.clone().unwrap_or_default();
@@ -371,8 +350,7 @@ fn merge_set_element_order(
             None => partition_primitives(merged, &order),
             Some(key) => partition_maps(merged, &order, key)?,
         };
-        let ordered =
-            normalize_element_order(patch_items, server_only, &order, &server_order, meta.merge_key)?;
+        let ordered = normalize_element_order(patch_items, server_only, &order, &server_order, meta.merge_key)?;
         original.insert(field, Value::Array(ordered));
     }
     Ok(())
@@ -383,20 +361,13 @@ fn list_field(map: &Map<String, Value>, key: &str) -> Result<Option<Vec<Value>>>
     match map.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Array(list)) => Ok(Some(list.clone())),
-        Some(other) => Err(bad(format!(
-            "expected a []interface {{}}, but received a {}",
-            json_type(other)
-        ))),
+        Some(other) => Err(bad(format!("expected a []interface {{}}, but received a {}", json_type(other)))),
     }
 }
 
 /// Upstream `validatePatchWithSetOrderList`: the patch list's items appear in
 /// `$setElementOrder` in the same relative order.
-fn validate_patch_with_set_order_list(
-    patch: &[Value],
-    order: &[Value],
-    merge_key: Option<&str>,
-) -> Result<()> {
+fn validate_patch_with_set_order_list(patch: &[Value], order: &[Value], merge_key: Option<&str>) -> Result<()> {
     if patch.is_empty() || order.is_empty() {
         return Ok(());
     }
@@ -495,11 +466,7 @@ fn normalize_element_order(
 
 /// Upstream `normalizeSliceOrder`: stable sort by position in `order`; `$patch: delete`
 /// items go last.
-fn normalize_slice_order(
-    items: Vec<Value>,
-    order: &[Value],
-    merge_key: Option<&str>,
-) -> Result<Vec<Value>> {
+fn normalize_slice_order(items: Vec<Value>, order: &[Value], merge_key: Option<&str>) -> Result<Vec<Value>> {
     let (mut items, deletes): (Vec<Value>, Vec<Value>) = match merge_key {
         Some(key) => {
             for item in items.iter().chain(order) {
@@ -513,9 +480,7 @@ fn normalize_slice_order(
                     return Err(no_merge_key(item, key));
                 }
             }
-            items
-                .into_iter()
-                .partition(|i| i.get(DIRECTIVE).and_then(Value::as_str) != Some("delete"))
+            items.into_iter().partition(|i| i.get(DIRECTIVE).and_then(Value::as_str) != Some("delete"))
         }
         None => (items, Vec::new()),
     };
@@ -624,17 +589,13 @@ fn remove_directives(value: Value) -> Option<Value> {
             let cleaned = map
                 .into_iter()
                 .filter(|(k, _)| {
-                    !(k == RETAIN_KEYS
-                        || k.starts_with(SET_ELEMENT_ORDER)
-                        || k.starts_with(DELETE_FROM_PRIMITIVE_LIST))
+                    !(k == RETAIN_KEYS || k.starts_with(SET_ELEMENT_ORDER) || k.starts_with(DELETE_FROM_PRIMITIVE_LIST))
                 })
                 .filter_map(|(k, v)| remove_directives(v).map(|v| (k, v)))
                 .collect();
             Some(Value::Object(cleaned))
         }
-        Value::Array(list) => Some(Value::Array(
-            list.into_iter().filter_map(remove_directives).collect(),
-        )),
+        Value::Array(list) => Some(Value::Array(list.into_iter().filter_map(remove_directives).collect())),
         other => Some(other),
     }
 }

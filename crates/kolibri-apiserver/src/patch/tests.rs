@@ -8,12 +8,7 @@ const POD: &str = "io.k8s.api.core.v1.Pod";
 const DEPLOYMENT: &str = "io.k8s.api.apps.v1.Deployment";
 
 fn smp(original: &Value, patch: Value, definition: &str) -> Result<Value, PatchError> {
-    apply(
-        PatchType::Strategic,
-        original,
-        patch.to_string().as_bytes(),
-        Some(definition),
-    )
+    apply(PatchType::Strategic, original, patch.to_string().as_bytes(), Some(definition))
 }
 
 fn pod(spec: Value) -> Value {
@@ -22,22 +17,10 @@ fn pod(spec: Value) -> Value {
 
 #[test]
 fn content_types() {
-    assert_eq!(
-        PatchType::from_content_type("application/json-patch+json"),
-        Some(PatchType::Json)
-    );
-    assert_eq!(
-        PatchType::from_content_type("application/merge-patch+json; charset=utf-8"),
-        Some(PatchType::Merge)
-    );
-    assert_eq!(
-        PatchType::from_content_type("application/strategic-merge-patch+json"),
-        Some(PatchType::Strategic)
-    );
-    assert_eq!(
-        PatchType::from_content_type("application/apply-patch+yaml;charset=utf-8"),
-        Some(PatchType::Apply)
-    );
+    assert_eq!(PatchType::from_content_type("application/json-patch+json"), Some(PatchType::Json));
+    assert_eq!(PatchType::from_content_type("application/merge-patch+json; charset=utf-8"), Some(PatchType::Merge));
+    assert_eq!(PatchType::from_content_type("application/strategic-merge-patch+json"), Some(PatchType::Strategic));
+    assert_eq!(PatchType::from_content_type("application/apply-patch+yaml;charset=utf-8"), Some(PatchType::Apply));
     assert_eq!(PatchType::from_content_type("application/json"), None);
     assert_eq!(PatchType::from_content_type(""), None);
 }
@@ -54,32 +37,17 @@ fn json_patch_all_operations() {
         {"op": "move", "from": "/e", "path": "/f"}
     ]);
     let patched = apply(PatchType::Json, &original, patch.to_string().as_bytes(), None).unwrap();
-    assert_eq!(
-        patched,
-        json!({"a": 2, "b": {"c": [1, 2, 3]}, "f": [1, 2, 3]})
-    );
+    assert_eq!(patched, json!({"a": 2, "b": {"c": [1, 2, 3]}, "f": [1, 2, 3]}));
 }
 
 #[test]
 fn json_patch_errors() {
     let original = json!({"a": 1});
-    let failed_test = apply(
-        PatchType::Json,
-        &original,
-        br#"[{"op":"test","path":"/a","value":2}]"#,
-        None,
-    )
-    .unwrap_err();
+    let failed_test = apply(PatchType::Json, &original, br#"[{"op":"test","path":"/a","value":2}]"#, None).unwrap_err();
     assert_eq!(failed_test.code(), 422);
     assert_eq!(failed_test.reason(), "Invalid");
 
-    let missing = apply(
-        PatchType::Json,
-        &original,
-        br#"[{"op":"remove","path":"/nope"}]"#,
-        None,
-    )
-    .unwrap_err();
+    let missing = apply(PatchType::Json, &original, br#"[{"op":"remove","path":"/nope"}]"#, None).unwrap_err();
     assert_eq!(missing.code(), 422);
 
     for bad in [&b"{not json"[..], br#"{"op":"add"}"#, br#"[{"op":"frobnicate","path":"/a"}]"#] {
@@ -118,30 +86,36 @@ fn strategic_bad_documents() {
         let err = apply(PatchType::Strategic, &original, bad, Some(POD)).unwrap_err();
         assert_eq!(err.code(), 400, "{err}");
     }
-    assert_eq!(
-        apply(PatchType::Strategic, &original, b"{}", Some(POD)).unwrap(),
-        original
-    );
+    assert_eq!(apply(PatchType::Strategic, &original, b"{}", Some(POD)).unwrap(), original);
 }
 
 #[test]
-fn containers_merge_by_name_in_place() {
+fn containers_merge_by_name() {
     let original = pod(json!({"containers": [
         {"name": "a", "image": "a:1", "args": ["x", "y"]},
-        {"name": "b", "image": "b:1"}
+        {"name": "b", "image": "b:1"},
+        {"name": "c", "image": "c:1"}
     ]}));
-    let patched = smp(
-        &original,
-        json!({"spec": {"containers": [{"name": "b", "image": "b:2"}, {"name": "a", "args": ["z"]}]}}),
-        POD,
-    )
-    .unwrap();
-    // Patch items are both on the server: server order is kept; args has no strategy.
+    let patched = smp(&original, json!({"spec": {"containers": [{"name": "b", "image": "b:2"}]}}), POD).unwrap();
     assert_eq!(
         patched["spec"]["containers"],
         json!([
-            {"name": "a", "image": "a:1", "args": ["z"]},
-            {"name": "b", "image": "b:2"}
+            {"name": "a", "image": "a:1", "args": ["x", "y"]},
+            {"name": "b", "image": "b:2"},
+            {"name": "c", "image": "c:1"}
+        ])
+    );
+
+    // Items the patch names take the patch's order; server-only items are interleaved by
+    // the server's order (upstream normalizeElementOrder). `args` has no strategy.
+    let patched =
+        smp(&original, json!({"spec": {"containers": [{"name": "c"}, {"name": "a", "args": ["z"]}]}}), POD).unwrap();
+    assert_eq!(
+        patched["spec"]["containers"],
+        json!([
+            {"name": "b", "image": "b:1"},
+            {"name": "c", "image": "c:1"},
+            {"name": "a", "image": "a:1", "args": ["z"]}
         ])
     );
 }
@@ -151,16 +125,8 @@ fn new_merge_list_items_come_before_unplaced_server_items() {
     // Upstream mergeSortedSlice: an item unknown to the server is not "greater" than any
     // server item, so it is emitted first unless $setElementOrder places it.
     let original = pod(json!({"containers": [{"name": "a"}, {"name": "b"}]}));
-    let patched = smp(
-        &original,
-        json!({"spec": {"containers": [{"name": "c", "image": "c"}]}}),
-        POD,
-    )
-    .unwrap();
-    assert_eq!(
-        patched["spec"]["containers"],
-        json!([{"name": "c", "image": "c"}, {"name": "a"}, {"name": "b"}])
-    );
+    let patched = smp(&original, json!({"spec": {"containers": [{"name": "c", "image": "c"}]}}), POD).unwrap();
+    assert_eq!(patched["spec"]["containers"], json!([{"name": "c", "image": "c"}, {"name": "a"}, {"name": "b"}]));
 }
 
 #[test]
@@ -284,10 +250,7 @@ fn deployment_strategy_retain_keys_rolling_update_to_recreate() {
 
     // Without the null, $retainKeys alone clears rollingUpdate.
     let patch = json!({"spec": {"strategy": {"$retainKeys": ["type"], "type": "Recreate"}}});
-    assert_eq!(
-        smp(&original, patch, DEPLOYMENT).unwrap()["spec"]["strategy"],
-        json!({"type": "Recreate"})
-    );
+    assert_eq!(smp(&original, patch, DEPLOYMENT).unwrap()["spec"]["strategy"], json!({"type": "Recreate"}));
 
     // A key set by the patch must be listed.
     let patch = json!({"spec": {"strategy": {"$retainKeys": ["type"], "rollingUpdate": {"maxSurge": 1}}}});
@@ -301,20 +264,13 @@ fn finalizers_merge_as_set() {
     let patched = smp(&original, json!({"metadata": {"finalizers": ["c", "a"]}}), POD).unwrap();
     assert_eq!(patched["metadata"]["finalizers"], json!(["c", "a", "b"]));
 
-    let patched = smp(
-        &original,
-        json!({"metadata": {"$deleteFromPrimitiveList/finalizers": ["a", "zzz"]}}),
-        POD,
-    )
-    .unwrap();
+    let patched =
+        smp(&original, json!({"metadata": {"$deleteFromPrimitiveList/finalizers": ["a", "zzz"]}}), POD).unwrap();
     assert_eq!(patched["metadata"]["finalizers"], json!(["b"]));
 
-    let patched = smp(
-        &original,
-        json!({"metadata": {"$setElementOrder/finalizers": ["b", "a", "c"], "finalizers": ["c"]}}),
-        POD,
-    )
-    .unwrap();
+    let patched =
+        smp(&original, json!({"metadata": {"$setElementOrder/finalizers": ["b", "a", "c"], "finalizers": ["c"]}}), POD)
+            .unwrap();
     assert_eq!(patched["metadata"]["finalizers"], json!(["b", "a", "c"]));
 }
 
@@ -342,21 +298,12 @@ fn owner_references_merge_by_uid() {
 #[test]
 fn labels_null_deletes_and_maps_merge() {
     let original = json!({"metadata": {"name": "p", "labels": {"a": "1", "b": "2"}}});
-    let patched = smp(
-        &original,
-        json!({"metadata": {"labels": {"a": null, "c": "3", "never": null}}}),
-        POD,
-    )
-    .unwrap();
+    let patched = smp(&original, json!({"metadata": {"labels": {"a": null, "c": "3", "never": null}}}), POD).unwrap();
     assert_eq!(patched["metadata"]["labels"], json!({"b": "2", "c": "3"}));
 
     // Null for an absent field, and nested nulls in new values, are dropped.
-    let patched = smp(
-        &original,
-        json!({"metadata": {"annotations": {"x": "1", "y": null}}, "spec": null}),
-        POD,
-    )
-    .unwrap();
+    let patched =
+        smp(&original, json!({"metadata": {"annotations": {"x": "1", "y": null}}, "spec": null}), POD).unwrap();
     assert_eq!(patched["metadata"]["annotations"], json!({"x": "1"}));
     assert!(patched.get("spec").is_none());
 }
@@ -391,21 +338,11 @@ fn replace_and_delete_directives() {
     assert_eq!(patched["spec"]["securityContext"], json!({}));
 
     // A whole-object replace at the top.
-    let patched = smp(
-        &original,
-        json!({"$patch": "replace", "kind": "Pod", "metadata": {"name": "q"}}),
-        POD,
-    )
-    .unwrap();
+    let patched = smp(&original, json!({"$patch": "replace", "kind": "Pod", "metadata": {"name": "q"}}), POD).unwrap();
     assert_eq!(patched, json!({"kind": "Pod", "metadata": {"name": "q"}}));
 
     // A directive map for a field the server does not have is dropped.
-    let patched = smp(
-        &original,
-        json!({"spec": {"affinity": {"$patch": "delete"}}}),
-        POD,
-    )
-    .unwrap();
+    let patched = smp(&original, json!({"spec": {"affinity": {"$patch": "delete"}}}), POD).unwrap();
     assert!(patched["spec"].get("affinity").is_none());
 }
 

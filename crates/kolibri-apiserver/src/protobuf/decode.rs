@@ -117,6 +117,11 @@ fn decode_fields(
                     }
                 }
                 let v = value(msg, field, field.ty, wire, &mut r, depth)?;
+                // Go writes empty strings into protobuf but leaves them out of JSON
+                // (`omitempty`); keep the JSON form upstream would store.
+                if field.ty == Ty::String && v.as_str() == Some("") {
+                    continue;
+                }
                 out.insert(field.json.to_string(), v);
             }
             Label::Inline => {

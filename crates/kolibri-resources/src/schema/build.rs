@@ -11,9 +11,7 @@ const INT_OR_STRING: &str = "io.k8s.apimachinery.pkg.util.intstr.IntOrString";
 const APIEXTENSIONS_JSON: &str = "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.JSON";
 
 pub(super) fn definitions() -> Map<String, Value> {
-    let mut generator = SchemaSettings::openapi3()
-        .with(|s| s.meta_schema = None)
-        .into_generator();
+    let mut generator = SchemaSettings::openapi3().with(|s| s.meta_schema = None).into_generator();
     kinds::generate_all(&mut generator);
     let mut definitions = generator.take_definitions(true);
     add_lists(&mut definitions);
@@ -60,20 +58,14 @@ fn add_lists(definitions: &mut Map<String, Value>) {
 }
 
 fn apply_fields(definitions: &mut Map<String, Value>) {
-    for &(definition, property, strategy, merge_key, list_type, map_keys, map_type) in
-        extensions::FIELDS
-    {
+    for &(definition, property, strategy, merge_key, list_type, map_keys, map_type) in extensions::FIELDS {
         let Some(schema) = definitions.get_mut(definition).and_then(Value::as_object_mut) else {
             continue;
         };
         let target = if property.is_empty() {
             schema
         } else {
-            match schema
-                .get_mut("properties")
-                .and_then(|p| p.get_mut(property))
-                .and_then(Value::as_object_mut)
-            {
+            match schema.get_mut("properties").and_then(|p| p.get_mut(property)).and_then(Value::as_object_mut) {
                 Some(target) => target,
                 None => continue,
             }
@@ -99,10 +91,7 @@ fn apply_kinds(definitions: &mut Map<String, Value>) {
             continue;
         };
         let gvk = json!({ "group": group, "kind": kind, "version": version });
-        match schema
-            .entry("x-kubernetes-group-version-kind")
-            .or_insert_with(|| json!([]))
-        {
+        match schema.entry("x-kubernetes-group-version-kind").or_insert_with(|| json!([])) {
             Value::Array(list) => list.push(gvk),
             other => *other = json!([gvk]),
         }

@@ -29,20 +29,12 @@ pub fn definitions() -> &'static Map<String, Value> {
 /// The definition name of a built-in kind, e.g. `("apps", "v1", "Deployment")` →
 /// `io.k8s.api.apps.v1.Deployment`. `None` for kinds without a built-in schema (CRDs).
 pub fn definition_name(group: &str, version: &str, kind: &str) -> Option<&'static str> {
-    kinds::KINDS
-        .iter()
-        .find(|(_, g, v, k)| *g == group && *v == version && *k == kind)
-        .map(|(name, ..)| *name)
+    kinds::KINDS.iter().find(|(_, g, v, k)| *g == group && *v == version && *k == kind).map(|(name, ..)| *name)
 }
 
 /// The group/version/kinds a definition is served as (empty for non-kinds).
-pub fn group_version_kinds(
-    definition: &str,
-) -> impl Iterator<Item = (&'static str, &'static str, &'static str)> + '_ {
-    kinds::KINDS
-        .iter()
-        .filter(move |(name, ..)| *name == definition)
-        .map(|(_, g, v, k)| (*g, *v, *k))
+pub fn group_version_kinds(definition: &str) -> impl Iterator<Item = (&'static str, &'static str, &'static str)> + '_ {
+    kinds::KINDS.iter().filter(move |(name, ..)| *name == definition).map(|(_, g, v, k)| (*g, *v, *k))
 }
 
 /// How strategic merge patch treats a field (`x-kubernetes-patch-strategy`).
@@ -85,10 +77,7 @@ pub struct PatchMeta {
 /// property. A known property without a strategy gets the default (replace) metadata.
 pub fn patch_meta(definition: &str, property: &str) -> Option<PatchMeta> {
     if let Some(row) = field_row(definition, property) {
-        return Some(PatchMeta {
-            strategy: row.2.map(PatchStrategy::parse).unwrap_or_default(),
-            merge_key: row.3,
-        });
+        return Some(PatchMeta { strategy: row.2.map(PatchStrategy::parse).unwrap_or_default(), merge_key: row.3 });
     }
     property_schema(definition, property).map(|_| PatchMeta::default())
 }
@@ -132,18 +121,13 @@ pub fn property_definition(definition: &str, property: &str) -> Option<SchemaRef
 
 /// The table row of `property` of `definition` (the table is sorted by both).
 fn field_row(definition: &str, property: &str) -> Option<&'static extensions::FieldRow> {
-    let i = extensions::FIELDS
-        .binary_search_by(|row| (row.0, row.1).cmp(&(definition, property)))
-        .ok()?;
+    let i = extensions::FIELDS.binary_search_by(|row| (row.0, row.1).cmp(&(definition, property))).ok()?;
     extensions::FIELDS.get(i)
 }
 
 /// The schema of `property` of `definition`.
 fn property_schema(definition: &str, property: &str) -> Option<&'static Value> {
-    definitions()
-        .get(definition)?
-        .get("properties")?
-        .get(property)
+    definitions().get(definition)?.get("properties")?.get(property)
 }
 
 /// The definition a schema refers to: `{"$ref": ...}` or `{"allOf": [{"$ref": ...}], ...}`

@@ -10,16 +10,9 @@ fn tables_are_sorted_and_apply() {
     let fields = extensions::FIELDS;
     assert!(fields.windows(2).all(|w| (w[0].0, w[0].1) < (w[1].0, w[1].1)));
     for row in fields {
-        let schema = definitions()
-            .get(row.0)
-            .unwrap_or_else(|| panic!("missing definition {}", row.0));
+        let schema = definitions().get(row.0).unwrap_or_else(|| panic!("missing definition {}", row.0));
         if !row.1.is_empty() {
-            assert!(
-                schema["properties"].get(row.1).is_some(),
-                "{}.{} missing",
-                row.0,
-                row.1
-            );
+            assert!(schema["properties"].get(row.1).is_some(), "{}.{} missing", row.0, row.1);
         }
     }
     for (name, ..) in kinds::KINDS {
@@ -53,10 +46,7 @@ fn pod_spec_containers_carry_patch_extensions() {
     assert_eq!(containers["x-kubernetes-patch-merge-key"], "name");
     assert_eq!(containers["x-kubernetes-list-type"], "map");
     assert_eq!(containers["x-kubernetes-list-map-keys"], json!(["name"]));
-    assert_eq!(
-        containers["items"]["$ref"],
-        "#/components/schemas/io.k8s.api.core.v1.Container"
-    );
+    assert_eq!(containers["items"]["$ref"], "#/components/schemas/io.k8s.api.core.v1.Container");
 }
 
 #[test]
@@ -65,10 +55,7 @@ fn kinds_carry_group_version_kind() {
         definitions()["io.k8s.api.apps.v1.Deployment"]["x-kubernetes-group-version-kind"],
         json!([{"group": "apps", "kind": "Deployment", "version": "v1"}])
     );
-    assert_eq!(
-        definition_name("", "v1", "Pod"),
-        Some("io.k8s.api.core.v1.Pod")
-    );
+    assert_eq!(definition_name("", "v1", "Pod"), Some("io.k8s.api.core.v1.Pod"));
     assert_eq!(
         definition_name("apiextensions.k8s.io", "v1", "CustomResourceDefinition"),
         Some("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinition")
@@ -78,10 +65,7 @@ fn kinds_carry_group_version_kind() {
         Some("io.k8s.api.autoscaling.v2.HorizontalPodAutoscaler")
     );
     assert_eq!(definition_name("example.com", "v1", "Foo"), None);
-    assert_eq!(
-        group_version_kinds("io.k8s.api.core.v1.Pod").collect::<Vec<_>>(),
-        vec![("", "v1", "Pod")]
-    );
+    assert_eq!(group_version_kinds("io.k8s.api.core.v1.Pod").collect::<Vec<_>>(), vec![("", "v1", "Pod")]);
 }
 
 #[test]
@@ -89,36 +73,22 @@ fn int_or_string_and_map_types() {
     let ios = &definitions()["io.k8s.apimachinery.pkg.util.intstr.IntOrString"];
     assert_eq!(ios["format"], "int-or-string");
     assert_eq!(ios["x-kubernetes-int-or-string"], true);
-    assert_eq!(
-        definitions()["io.k8s.api.core.v1.LocalObjectReference"]["x-kubernetes-map-type"],
-        "atomic"
-    );
+    assert_eq!(definitions()["io.k8s.api.core.v1.LocalObjectReference"]["x-kubernetes-map-type"], "atomic");
     let finalizers = &definitions()[OBJECT_META]["properties"]["finalizers"];
     assert_eq!(finalizers["x-kubernetes-list-type"], "set");
 }
 
 #[test]
 fn patch_meta_from_table() {
-    let merge_name = PatchMeta {
-        strategy: PatchStrategy {
-            merge: true,
-            ..Default::default()
-        },
-        merge_key: Some("name"),
-    };
+    let merge_name =
+        PatchMeta { strategy: PatchStrategy { merge: true, ..Default::default() }, merge_key: Some("name") };
     assert_eq!(patch_meta(POD_SPEC, "containers"), Some(merge_name));
-    assert_eq!(
-        patch_meta("io.k8s.api.core.v1.Container", "ports").and_then(|m| m.merge_key),
-        Some("containerPort")
-    );
+    assert_eq!(patch_meta("io.k8s.api.core.v1.Container", "ports").and_then(|m| m.merge_key), Some("containerPort"));
     let volumes = patch_meta(POD_SPEC, "volumes").unwrap();
     assert!(volumes.strategy.merge && volumes.strategy.retain_keys);
     let strategy = patch_meta("io.k8s.api.apps.v1.DeploymentSpec", "strategy").unwrap();
     assert!(strategy.strategy.retain_keys && !strategy.strategy.merge);
-    assert_eq!(
-        patch_meta(OBJECT_META, "ownerReferences").and_then(|m| m.merge_key),
-        Some("uid")
-    );
+    assert_eq!(patch_meta(OBJECT_META, "ownerReferences").and_then(|m| m.merge_key), Some("uid"));
     assert!(patch_meta(OBJECT_META, "finalizers").unwrap().strategy.merge);
     // Known field without strategy: replaced.
     assert_eq!(patch_meta(POD_SPEC, "tolerations"), Some(PatchMeta::default()));
@@ -128,18 +98,9 @@ fn patch_meta_from_table() {
 
 #[test]
 fn property_definition_descends() {
-    assert_eq!(
-        property_definition(POD_SPEC, "containers"),
-        Some(SchemaRef::List("io.k8s.api.core.v1.Container"))
-    );
-    assert_eq!(
-        property_definition("io.k8s.api.core.v1.Pod", "spec"),
-        Some(SchemaRef::Object(POD_SPEC))
-    );
-    assert_eq!(
-        property_definition("io.k8s.api.core.v1.Pod", "metadata").map(SchemaRef::definition),
-        Some(OBJECT_META)
-    );
+    assert_eq!(property_definition(POD_SPEC, "containers"), Some(SchemaRef::List("io.k8s.api.core.v1.Container")));
+    assert_eq!(property_definition("io.k8s.api.core.v1.Pod", "spec"), Some(SchemaRef::Object(POD_SPEC)));
+    assert_eq!(property_definition("io.k8s.api.core.v1.Pod", "metadata").map(SchemaRef::definition), Some(OBJECT_META));
     assert_eq!(
         property_definition("io.k8s.api.core.v1.Container", "resources"),
         Some(SchemaRef::Object("io.k8s.api.core.v1.ResourceRequirements"))
@@ -174,11 +135,7 @@ fn unknown_fields_reports_paths() {
     });
     assert_eq!(
         unknown_fields("io.k8s.api.apps.v1.Deployment", &deployment),
-        vec![
-            "metadata.bogus",
-            "spec.foo",
-            "spec.template.spec.containers[1].imagePullPolicyy"
-        ]
+        vec!["metadata.bogus", "spec.foo", "spec.template.spec.containers[1].imagePullPolicyy"]
     );
 }
 
@@ -207,9 +164,6 @@ fn unknown_fields_accepts_free_form() {
     assert!(unknown_fields(def, &crd).is_empty());
     let mut bad = crd.clone();
     bad["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["typo"] = json!(1);
-    assert_eq!(
-        unknown_fields(def, &bad),
-        vec!["spec.versions[0].schema.openAPIV3Schema.typo"]
-    );
+    assert_eq!(unknown_fields(def, &bad), vec!["spec.versions[0].schema.openAPIV3Schema.typo"]);
     assert!(unknown_fields("io.example.Unknown", &crd).is_empty());
 }

@@ -187,7 +187,7 @@ pub(super) fn events_between(
 ) -> rusqlite::Result<Vec<Event>> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, name, created, deleted, create_revision, value, old_value
-         FROM log WHERE id > ?1 AND id <= ?2 AND 0 ORDER BY id",
+         FROM log WHERE id > ?1 AND id <= ?2 ORDER BY id",
     )?;
     let mut rows = stmt.query(params![after, upto])?;
     let mut events = Vec::new();

@@ -3,7 +3,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
@@ -37,6 +37,15 @@ pub struct ServerArgs {
     /// Configuration file (flags as YAML keys); drop-ins in `<file>.d/*.yaml`.
     #[arg(long, env = "KOLIBRI_CONFIG", default_value = "/etc/kolibri/config.yaml")]
     pub config: PathBuf,
+    /// Seconds of history the datastore keeps for watches to resume from.
+    #[arg(long, env = "KOLIBRI_DATASTORE_RETENTION", default_value_t = 300)]
+    pub datastore_retention: u64,
+    /// Seconds between compactions of the datastore.
+    #[arg(long, env = "KOLIBRI_DATASTORE_COMPACT_INTERVAL", default_value_t = 300)]
+    pub datastore_compact_interval: u64,
+    /// The newest this-many revisions are never compacted.
+    #[arg(long, env = "KOLIBRI_DATASTORE_KEEP_REVISIONS", default_value_t = 1000)]
+    pub datastore_keep_revisions: i64,
     /// Log filter, as `RUST_LOG` (e.g. `info`, `kolibri_apiserver=debug`).
     #[arg(long, env = "KOLIBRI_LOG", default_value = "info")]
     pub log: String,
@@ -67,7 +76,14 @@ async fn serve(args: ServerArgs, started: Instant) -> anyhow::Result<()> {
     let tls = pki.server_config(vec![b"h2".to_vec(), b"http/1.1".to_vec()]).context("TLS configuration")?;
 
     let store_path = db_dir.join("state.db");
-    let store: Arc<dyn Store> = kolibri_store::sqlite::SqliteStore::open(&store_path, Default::default())
+    let store_options = kolibri_store::SqliteOptions {
+        retention: Duration::from_secs(args.datastore_retention),
+        compact_interval: Duration::from_secs(args.datastore_compact_interval.max(1)),
+        keep_revisions: args.datastore_keep_revisions.max(0),
+        ..Default::default()
+    };
+    let store: Arc<dyn Store> = kolibri_store::SqliteStore::open(&store_path, store_options)
+        .await
         .with_context(|| format!("opening the datastore {}", store_path.display()))?;
 
     let advertise = args.advertise_address.unwrap_or(if args.bind_address.is_unspecified() {

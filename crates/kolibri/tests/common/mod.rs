@@ -50,6 +50,10 @@ impl Server {
 
     /// Starts (or restarts) the process on the same data dir and port.
     pub fn spawn(&mut self, extra: &[&str]) {
+        let config = self.dir.path().join("config.yaml");
+        if !config.exists() {
+            std::fs::write(&config, "# written by the test harness\n").expect("config file");
+        }
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("log file");
         let mut child = Command::new(env!("CARGO_BIN_EXE_kolibri"))
             .arg("server")

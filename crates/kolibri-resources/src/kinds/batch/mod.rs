@@ -1,0 +1,4 @@
+//! The `batch` group.
+
+pub(crate) mod cronjob;
+pub(crate) mod job;
