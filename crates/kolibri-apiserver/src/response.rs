@@ -17,10 +17,6 @@ pub fn full(bytes: impl Into<Bytes>) -> Body {
     Full::new(bytes.into()).boxed()
 }
 
-pub fn empty() -> Body {
-    full(Bytes::new())
-}
-
 /// A response with a JSON body.
 pub fn json(code: StatusCode, bytes: impl Into<Bytes>) -> Response<Body> {
     let mut resp = Response::new(full(bytes));

@@ -1,7 +1,5 @@
 //! Label and field selectors, as upstream's `labels.Parse` and `fields.ParseSelector`.
 
-use std::collections::BTreeMap;
-
 use serde_json::Value;
 
 use crate::status::{ApiError, ApiResult};
@@ -222,13 +220,6 @@ fn unescape(value: &str) -> String {
 /// The labels of an object.
 pub fn labels(obj: &Value) -> Option<&serde_json::Map<String, Value>> {
     obj.get("metadata")?.get("labels")?.as_object()
-}
-
-/// Labels as a sorted string map (for messages).
-pub fn label_map(obj: &Value) -> BTreeMap<String, String> {
-    labels(obj)
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -157,6 +157,8 @@ fn free_port() -> anyhow::Result<u16> {
 fn spawn_server(bin: &Path, dir: &Path, port: u16, log_name: &str) -> anyhow::Result<ServerProc> {
     let log = dir.join(log_name);
     let stderr = File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+    // An explicit --config must exist: an empty one, so no host config applies.
+    std::fs::write(dir.join("config.yaml"), "{}\n")?;
     let spawned = Instant::now();
     let child = Command::new(bin)
         .arg("server")
@@ -170,7 +172,8 @@ fn spawn_server(bin: &Path, dir: &Path, port: u16, log_name: &str) -> anyhow::Re
         .arg("--disable-agent")
         .env("KOLIBRI_LOG", "info")
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        // The log goes to the file whichever stream it is written to.
+        .stdout(Stdio::from(stderr.try_clone()?))
         .stderr(Stdio::from(stderr))
         .spawn()
         .with_context(|| format!("starting {}", bin.display()))?;
@@ -204,8 +207,20 @@ impl ServerProc {
 
     /// The `elapsed_ms` of the server's own "is ready" log line.
     fn logged_ready_ms(&self) -> Option<u64> {
+        // The line may be written a moment after /readyz first answers.
+        for _ in 0..100 {
+            if let Some(ms) = self.read_logged_ready_ms() {
+                return Some(ms);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        None
+    }
+
+    fn read_logged_ready_ms(&self) -> Option<u64> {
         let log = std::fs::read_to_string(&self.log).ok()?;
-        let line = log.lines().find(|l| l.contains("is ready"))?;
+        // Without ANSI colour codes, should the log have them.
+        let line = strip_ansi(log.lines().find(|l| l.contains("is ready"))?);
         let rest = &line[line.find("elapsed_ms=")? + "elapsed_ms=".len()..];
         rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
     }
@@ -229,6 +244,23 @@ impl ServerProc {
     fn threads(&self) -> Option<u64> {
         self.status_kb("Threads:")
     }
+}
+
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 impl Drop for ServerProc {
@@ -444,6 +476,8 @@ async fn create_namespace(conn: &mut Conn, name: &str) -> anyhow::Result<()> {
 struct LoadResult {
     wall: Duration,
     latencies: Vec<Duration>,
+    /// Indices of the bodies whose create was acknowledged (201).
+    acked: Vec<usize>,
     errors: usize,
     first_error: Option<String>,
 }
@@ -455,6 +489,7 @@ async fn concurrent_creates(
     clients: usize,
     path: &str,
     bodies: Vec<Bytes>,
+    kill_after: Option<(usize, u32)>,
 ) -> anyhow::Result<LoadResult> {
     let mut conns = Vec::with_capacity(clients);
     for _ in 0..clients {
@@ -462,14 +497,17 @@ async fn concurrent_creates(
     }
     let bodies = Arc::new(bodies);
     let next = Arc::new(AtomicUsize::new(0));
+    let acks = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut tasks = Vec::new();
     for mut conn in conns {
         let bodies = bodies.clone();
         let next = next.clone();
+        let acks = acks.clone();
         let path = path.to_string();
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
+            let mut acked = Vec::new();
             let mut errors = 0usize;
             let mut first_error = None;
             loop {
@@ -480,7 +518,19 @@ async fn concurrent_creates(
                 let req = conn.request(Method::POST, &path, "application/json", bodies[i].clone());
                 let t = Instant::now();
                 match conn.send(req).await {
-                    Ok((StatusCode::CREATED, _)) => lat.push(t.elapsed()),
+                    Ok((StatusCode::CREATED, _)) => {
+                        lat.push(t.elapsed());
+                        acked.push(i);
+                        let n = acks.fetch_add(1, Ordering::SeqCst) + 1;
+                        if let Some((threshold, pid)) = kill_after {
+                            if n == threshold {
+                                // Crash the server in the middle of the load.
+                                unsafe {
+                                    libc::kill(pid as i32, libc::SIGKILL);
+                                }
+                            }
+                        }
+                    }
                     Ok((status, body)) => {
                         errors += 1;
                         first_error.get_or_insert_with(|| format!("{status} {}", String::from_utf8_lossy(&body)));
@@ -496,13 +546,14 @@ async fn concurrent_creates(
                     }
                 }
             }
-            (lat, errors, first_error)
+            (lat, acked, errors, first_error)
         }));
     }
-    let mut result = LoadResult { wall: Duration::ZERO, latencies: Vec::new(), errors: 0, first_error: None };
+    let mut result = LoadResult { wall: Duration::ZERO, latencies: Vec::new(), acked: Vec::new(), errors: 0, first_error: None };
     for t in tasks {
-        let (lat, errors, first) = t.await?;
+        let (lat, acked, errors, first) = t.await?;
         result.latencies.extend(lat);
+        result.acked.extend(acked);
         result.errors += errors;
         if result.first_error.is_none() {
             result.first_error = first;
@@ -510,4 +561,376 @@ async fn concurrent_creates(
     }
     result.wall = started.elapsed();
     Ok(result)
+}
+
+/// `count` sequential requests from one connection; returns each latency (body fully read).
+async fn sequential_gets(conn: &mut Conn, paths: &[String], expect_bytes: bool) -> anyhow::Result<(Vec<Duration>, usize)> {
+    let started = Instant::now();
+    let mut lat = Vec::with_capacity(paths.len());
+    let mut bytes = 0usize;
+    for path in paths {
+        if started.elapsed() > PHASE_TIMEOUT {
+            break;
+        }
+        let req = conn.request(Method::GET, path, "application/json", Bytes::new());
+        let t = Instant::now();
+        let (status, body) = conn.send(req).await?;
+        lat.push(t.elapsed());
+        if status != StatusCode::OK {
+            bail!("GET {path}: {status} {}", String::from_utf8_lossy(&body));
+        }
+        if expect_bytes {
+            bytes = body.len();
+        }
+    }
+    Ok((lat, bytes))
+}
+
+/// Watch phase: `watchers` open watches on the ConfigMaps of `ns`, then `updates`
+/// sequential merge patches of one ConfigMap; each watcher timestamps the event of each
+/// update when its bytes arrive. Returns (per-delivery latencies, per-update time until
+/// the last watcher had it, missing deliveries, update latencies).
+async fn watch_fanout(
+    port: u16,
+    tls: Arc<rustls::ClientConfig>,
+    ns: &str,
+    watchers: usize,
+    updates: usize,
+    gap: Duration,
+) -> anyhow::Result<(Vec<Duration>, Vec<Duration>, usize, Vec<Duration>)> {
+    let mut writer = Conn::open(port, tls.clone()).await?;
+    let name = "watched";
+    let mut cm = configmap(ns, name);
+    cm["data"]["seq"] = json!("-1");
+    let (status, body) = writer.post(&format!("/api/v1/namespaces/{ns}/configmaps"), &cm).await?;
+    if status != StatusCode::CREATED {
+        bail!("creating the watched ConfigMap: {status} {}", String::from_utf8_lossy(&body));
+    }
+    let created: Value = serde_json::from_slice(&body)?;
+    let rv = created["metadata"]["resourceVersion"].as_str().unwrap_or("0").to_string();
+
+    // Open the watches; each task reports when its stream is open.
+    let (open_tx, mut open_rx) = tokio::sync::mpsc::channel::<()>(watchers);
+    let deadline = Instant::now() + PHASE_TIMEOUT;
+    let mut tasks = Vec::new();
+    for _ in 0..watchers {
+        let mut conn = Conn::open(port, tls.clone()).await?;
+        let path = format!("/api/v1/namespaces/{ns}/configmaps?watch=1&resourceVersion={rv}&timeoutSeconds=600");
+        let open_tx = open_tx.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut seen: Vec<Option<Instant>> = vec![None; updates];
+            let req = conn.request(Method::GET, &path, "application/json", Bytes::new());
+            let resp = conn.start(req).await?;
+            if resp.status() != StatusCode::OK {
+                bail!("watch: {}", resp.status());
+            }
+            let _ = open_tx.send(()).await;
+            let mut body = resp.into_body();
+            let mut buf: Vec<u8> = Vec::new();
+            let mut got = 0usize;
+            while got < updates {
+                let left = deadline.saturating_duration_since(Instant::now());
+                let frame = match tokio::time::timeout(left, body.frame()).await {
+                    Ok(Some(Ok(frame))) => frame,
+                    _ => break,
+                };
+                let at = Instant::now();
+                let Ok(data) = frame.into_data() else { continue };
+                buf.extend_from_slice(&data);
+                while let Some(nl) = buf.iter().position(|b| *b == b'\n') {
+                    let line: Vec<u8> = buf.drain(..=nl).collect();
+                    let Ok(event) = serde_json::from_slice::<Value>(&line) else { continue };
+                    let seq = event["object"]["data"]["seq"].as_str().and_then(|s| s.parse::<usize>().ok());
+                    if let Some(seq) = seq {
+                        if seq < updates && seen[seq].is_none() {
+                            seen[seq] = Some(at);
+                            got += 1;
+                        }
+                    }
+                }
+            }
+            anyhow::Ok(seen)
+        }));
+    }
+    drop(open_tx);
+    let open_deadline = Instant::now() + Duration::from_secs(60);
+    for _ in 0..watchers {
+        let left = open_deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, open_rx.recv()).await {
+            Ok(Some(())) => {}
+            _ => bail!("not all watches opened within 60 s"),
+        }
+    }
+    // Let the server finish registering the streams.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let path = format!("/api/v1/namespaces/{ns}/configmaps/{name}");
+    let mut sent = Vec::with_capacity(updates);
+    let mut update_lat = Vec::with_capacity(updates);
+    for seq in 0..updates {
+        let patch = Bytes::from(format!(r#"{{"data":{{"seq":"{seq}"}}}}"#));
+        let req = writer.request(Method::PATCH, &path, "application/merge-patch+json", patch);
+        let t = Instant::now();
+        sent.push(t);
+        let (status, body) = writer.send(req).await?;
+        update_lat.push(t.elapsed());
+        if status != StatusCode::OK {
+            bail!("update {seq}: {status} {}", String::from_utf8_lossy(&body));
+        }
+        if !gap.is_zero() {
+            tokio::time::sleep(gap).await;
+        }
+    }
+
+    let mut deliveries = Vec::with_capacity(watchers * updates);
+    let mut all = vec![Duration::ZERO; updates];
+    let mut missing = 0usize;
+    for t in tasks {
+        let seen = t.await??;
+        for (seq, at) in seen.into_iter().enumerate() {
+            match at {
+                Some(at) => {
+                    let d = at.saturating_duration_since(sent[seq]);
+                    deliveries.push(d);
+                    all[seq] = all[seq].max(d);
+                }
+                None => missing += 1,
+            }
+        }
+    }
+    Ok((deliveries, all, missing, update_lat))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The run
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let bin = std::fs::canonicalize(&args.kolibri).with_context(|| format!("no kolibri binary at {}", args.kolibri.display()))?;
+    let work = tempfile::Builder::new().prefix("kolibri-bench-").tempdir_in(&args.work_dir)?;
+    println!("kolibri apiserver benchmark");
+    println!("  binary: {} ({:.1} MB)", bin.display(), std::fs::metadata(&bin)?.len() as f64 / 1e6);
+    println!("  work dir: {}", work.path().display());
+    println!("  protocol: {}", if args.http2 { "HTTP/2 (one connection per client)" } else { "HTTP/1.1 keep-alive (one connection per client)" });
+    let mut report = Report::default();
+    let poll = Duration::from_millis(args.poll_ms);
+
+    // 1. Start to ready.
+    println!("\n[1] start to ready ({} runs each, /readyz polled every {} ms)", args.start_runs, args.poll_ms);
+    let mut first = Vec::new();
+    let mut first_logged = Vec::new();
+    let mut last_dir = None;
+    for i in 0..args.start_runs {
+        let dir = work.path().join(format!("start-{i}"));
+        std::fs::create_dir_all(&dir)?;
+        let mut server = spawn_server(&bin, &dir, free_port()?, "server.log")?;
+        let (t, _) = wait_ready(&mut server, poll, Duration::from_secs(60)).await?;
+        first.push(t);
+        first_logged.push(server.logged_ready_ms().unwrap_or(0));
+        server.stop();
+        last_dir = Some(dir);
+    }
+    let dir = last_dir.context("no start runs")?;
+    let mut restart = Vec::new();
+    let mut restart_logged = Vec::new();
+    let mut stops = Vec::new();
+    for i in 0..args.start_runs {
+        let mut server = spawn_server(&bin, &dir, free_port()?, &format!("restart-{i}.log"))?;
+        let (t, _) = wait_ready(&mut server, poll, Duration::from_secs(60)).await?;
+        restart.push(t);
+        restart_logged.push(server.logged_ready_ms().unwrap_or(0));
+        if let Some(s) = server.stop() {
+            stops.push(s);
+        }
+    }
+    let fmt_all = |v: &[Duration]| v.iter().map(|d| format!("{:.0}", d.as_secs_f64() * 1000.0)).collect::<Vec<_>>().join(", ");
+    println!("  first start runs (ms): {}; server's own log: {:?}", fmt_all(&first), first_logged);
+    println!("  restart runs (ms): {}; server's own log: {:?}", fmt_all(&restart), restart_logged);
+    let (p50, _, _, max) = summary(first.clone());
+    report.add("start to ready, first start (median; max)", format!("{}; {}", ms(p50), ms(max)), "≤ 1 s");
+    let (p50, _, _, max) = summary(restart.clone());
+    report.add("start to ready, restart, empty store (median; max)", format!("{}; {}", ms(p50), ms(max)), "≤ 0.5 s");
+    let (p50, _, _, _) = summary(stops);
+    report.add("SIGTERM to exit, idle (median)", ms(p50), "-");
+
+    // The server under load.
+    let dir = work.path().join("load");
+    std::fs::create_dir_all(&dir)?;
+    let port = free_port()?;
+    let mut server = spawn_server(&bin, &dir, port, "server.log")?;
+    wait_ready(&mut server, poll, Duration::from_secs(60)).await?;
+    tokio::time::sleep(Duration::from_secs(args.settle_secs)).await;
+
+    // 2a. Idle memory, empty store.
+    println!("\n[2] memory");
+    let rss_empty = server.status_kb("VmRSS:").unwrap_or(0);
+    report.add(
+        &format!("VmRSS idle, empty store, {} s after ready", args.settle_secs),
+        format!("{:.1} MB", rss_empty as f64 / 1024.0),
+        "≤ 30 MB",
+    );
+    println!("  threads: {:?}", server.threads());
+
+    let tls = admin_tls(&dir.join("kubeconfig.yaml"), args.http2).await?;
+    let mut conn = Conn::open(port, tls.clone()).await?;
+    for ns in ["bench", "bench-pods", "bench-watch"] {
+        create_namespace(&mut conn, ns).await?;
+    }
+
+    // 3a. Durable creates.
+    println!("\n[3] API: {} ConfigMaps of 1 KB from {} clients", args.configmaps, args.clients);
+    let bodies: Vec<Bytes> = (0..args.configmaps)
+        .map(|i| Bytes::from(serde_json::to_vec(&configmap("bench", &format!("cm-{i:05}"))).expect("json")))
+        .collect();
+    let body_len = bodies.first().map(|b| b.len()).unwrap_or(0);
+    let r = concurrent_creates(port, tls.clone(), args.clients, "/api/v1/namespaces/bench/configmaps", bodies, None).await?;
+    let ok = r.latencies.len();
+    let (p50, p99, _, max) = summary(r.latencies);
+    println!("  request body {body_len} bytes; {ok} created, {} errors{} in {:.2} s", r.errors,
+        r.first_error.map(|e| format!(" (first: {e})")).unwrap_or_default(), r.wall.as_secs_f64());
+    report.add(
+        &format!("durable creates/s, 1 KB ConfigMaps, {} clients", args.clients),
+        format!("{:.0}/s", ok as f64 / r.wall.as_secs_f64()),
+        "≥ 2,000/s",
+    );
+    report.add("create latency p50 / p99 / max", format!("{} / {} / {}", ms(p50), ms(p99), ms(max)), "anchor: create pod median 63–303 ms");
+
+    // 2b. Memory after the ConfigMaps.
+    tokio::time::sleep(Duration::from_secs(args.settle_secs)).await;
+    let rss_cms = server.status_kb("VmRSS:").unwrap_or(0);
+    let hwm_cms = server.status_kb("VmHWM:").unwrap_or(0);
+    report.add(
+        &format!("VmRSS after {} ConfigMaps of 1 KB (peak VmHWM)", ok),
+        format!("{:.1} MB ({:.1} MB)", rss_cms as f64 / 1024.0, hwm_cms as f64 / 1024.0),
+        "≤ 100 MB",
+    );
+
+    // 3b. GET.
+    let n = args.configmaps.max(1);
+    let paths: Vec<String> = (0..args.gets).map(|i| format!("/api/v1/namespaces/bench/configmaps/cm-{:05}", (i * 7919) % n)).collect();
+    let (lat, _) = sequential_gets(&mut conn, &paths, false).await?;
+    let (p50, p99, _, _) = summary(lat);
+    report.add(&format!("GET one ConfigMap, 1 client sequential (n={}) p50 / p99", args.gets), format!("{} / {}", ms(p50), ms(p99)), "p50 ≤ 1 ms");
+
+    // 3c. Pods and LIST.
+    let bodies: Vec<Bytes> = (0..args.pods)
+        .map(|i| Bytes::from(serde_json::to_vec(&pod("bench-pods", &format!("pod-{i:04}"))).expect("json")))
+        .collect();
+    let r = concurrent_creates(port, tls.clone(), args.clients, "/api/v1/namespaces/bench-pods/pods", bodies, None).await?;
+    println!("  {} pods created, {} errors{} in {:.2} s", r.latencies.len(), r.errors,
+        r.first_error.map(|e| format!(" (first: {e})")).unwrap_or_default(), r.wall.as_secs_f64());
+    let (p50, _, _, _) = summary(r.latencies.clone());
+    report.add(&format!("create pod, {} clients, p50", args.clients), ms(p50), "anchor: k0s 63–65 ms, k3s 92–176 ms, MicroK8s 186–303 ms");
+    let list_paths: Vec<String> = (0..args.lists).map(|_| "/api/v1/namespaces/bench-pods/pods".to_string()).collect();
+    let (lat, bytes) = sequential_gets(&mut conn, &list_paths, true).await?;
+    let (p50, p99, _, _) = summary(lat);
+    report.add(
+        &format!("LIST {} pods ({:.0} KB), 1 client sequential (n={}) p50 / p99", r.latencies.len(), bytes as f64 / 1024.0, args.lists),
+        format!("{} / {}", ms(p50), ms(p99)),
+        "p50 ≤ 20 ms",
+    );
+
+    // 3d. Watch fan-out.
+    println!("\n  {} watches, {} sequential updates (gap {} ms)", args.watchers, args.updates, args.update_gap_ms);
+    let (deliveries, all, missing, update_lat) =
+        watch_fanout(port, tls.clone(), "bench-watch", args.watchers, args.updates, Duration::from_millis(args.update_gap_ms)).await?;
+    let (d50, d99, _, dmax) = summary(deliveries.clone());
+    let (a50, a99, _, amax) = summary(all);
+    let (u50, u99, _, _) = summary(update_lat);
+    println!("  update (PATCH) latency p50 {} p99 {}; {} of {} deliveries, {} missing", ms(u50), ms(u99), deliveries.len(), args.watchers * args.updates, missing);
+    report.add("write → watcher receipt, per delivery p50 / p99 / max", format!("{} / {} / {}", ms(d50), ms(d99), ms(dmax)), "p99 ≤ 10 ms");
+    report.add(&format!("write → all {} watchers have it, p50 / p99 / max", args.watchers), format!("{} / {} / {}", ms(a50), ms(a99), ms(amax)), "p99 ≤ 10 ms");
+    let rss_loaded = server.status_kb("VmRSS:").unwrap_or(0);
+    let hwm = server.status_kb("VmHWM:").unwrap_or(0);
+
+    // 4. Idle CPU, after the loads; all client connections closed.
+    drop(conn);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    println!("\n[4] idle CPU over {} s", args.idle_secs);
+    let ticks_per_s = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let c0 = server.cpu_ticks().context("reading /proc/PID/stat")?;
+    let t0 = Instant::now();
+    tokio::time::sleep(Duration::from_secs(args.idle_secs)).await;
+    let c1 = server.cpu_ticks().context("reading /proc/PID/stat")?;
+    let secs = t0.elapsed().as_secs_f64();
+    let cpu = (c1 - c0) as f64 / ticks_per_s / secs * 100.0;
+    report.add(
+        &format!("idle CPU after the loads, {} s (utime+stime)", args.idle_secs),
+        format!("{cpu:.2} % of one core ({} ticks of {} Hz)", c1 - c0, ticks_per_s),
+        "≤ 1 %",
+    );
+    let rss_idle = server.status_kb("VmRSS:").unwrap_or(0);
+    report.add(
+        "VmRSS with all objects, after the loads (peak VmHWM); after the idle",
+        format!("{:.1} MB ({:.1} MB); {:.1} MB", rss_loaded as f64 / 1024.0, hwm as f64 / 1024.0, rss_idle as f64 / 1024.0),
+        "-",
+    );
+
+    // Restart with the data.
+    let stop = server.stop();
+    let db = std::fs::read_dir(dir.join("data/server/db"))?
+        .filter_map(|e| e.ok())
+        .map(|e| (e.file_name().to_string_lossy().to_string(), e.metadata().map(|m| m.len()).unwrap_or(0)))
+        .collect::<Vec<_>>();
+    println!("  datastore files: {db:?}");
+    let mut server = spawn_server(&bin, &dir, port, "restart.log")?;
+    let (t, _) = wait_ready(&mut server, poll, Duration::from_secs(60)).await?;
+    tokio::time::sleep(Duration::from_secs(args.settle_secs)).await;
+    let rss_restart = server.status_kb("VmRSS:").unwrap_or(0);
+    let mut conn = Conn::open(port, tls.clone()).await?;
+    let (status, body) = conn.get("/api/v1/namespaces/bench/configmaps").await?;
+    let listed = if status == StatusCode::OK {
+        serde_json::from_slice::<Value>(&body)?["items"].as_array().map(|a| a.len()).unwrap_or(0)
+    } else {
+        0
+    };
+    println!("  after the restart: {listed} ConfigMaps listed in namespace bench ({} created)", ok);
+    report.add(
+        "SIGTERM to exit after the loads; restart to ready with all objects",
+        format!("{}; {} ({listed} of {ok} ConfigMaps listed after it)", stop.map(ms).unwrap_or_else(|| "killed".into()), ms(t)),
+        "-",
+    );
+    report.add("VmRSS after that restart, idle", format!("{:.1} MB", rss_restart as f64 / 1024.0), "-");
+
+    // SIGKILL in the middle of concurrent creates: every acknowledged create must be
+    // there after a restart (this checks the ack comes after the commit, not fsync itself:
+    // a killed process does not lose the page cache).
+    let kill_n = (args.configmaps / 5).max(100);
+    create_namespace(&mut conn, "bench-kill").await?;
+    drop(conn);
+    let bodies: Vec<Bytes> = (0..kill_n)
+        .map(|i| Bytes::from(serde_json::to_vec(&configmap("bench-kill", &format!("cm-{i:05}"))).expect("json")))
+        .collect();
+    let r = concurrent_creates(port, tls.clone(), args.clients, "/api/v1/namespaces/bench-kill/configmaps", bodies, Some((kill_n / 2, server.pid))).await?;
+    server.stop();
+    let mut server = spawn_server(&bin, &dir, port, "after-kill.log")?;
+    let (t_kill, _) = wait_ready(&mut server, poll, Duration::from_secs(60)).await?;
+    let mut conn = Conn::open(port, tls.clone()).await?;
+    let (status, body) = conn.get("/api/v1/namespaces/bench-kill/configmaps").await?;
+    if status != StatusCode::OK {
+        bail!("listing after the crash: {status}");
+    }
+    let present: std::collections::HashSet<String> = serde_json::from_slice::<Value>(&body)?["items"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|o| o["metadata"]["name"].as_str().map(str::to_string)).collect())
+        .unwrap_or_default();
+    let lost = r.acked.iter().filter(|i| !present.contains(&format!("cm-{:05}", i))).count();
+    drop(conn);
+    server.stop();
+    report.add(
+        "SIGKILL during creates: acknowledged creates lost after restart",
+        format!("{lost} of {} acknowledged ({} present; restart to ready {})", r.acked.len(), present.len(), ms(t_kill)),
+        "0",
+    );
+
+    println!("\nSUMMARY");
+    println!("| figure | measured | target |");
+    println!("|---|---|---|");
+    for (what, value, target) in &report.rows {
+        println!("| {what} | {value} | {target} |");
+    }
+    if args.keep {
+        let kept = work.keep();
+        println!("kept {}", kept.display());
+    }
+    Ok(())
 }

@@ -2,17 +2,19 @@
 //! through last-applied-configuration), unchanged — for a Deployment, a ConfigMap and a Service.
 
 mod common;
+#[macro_use]
 #[path = "kubectl_common.rs"]
 mod kubectl_common;
+cluster_impl!();
 
-use common::Server;
 use kubectl_common::*;
-use serde_json::{Value, json};
+use serde_json::{json, Value};
 
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 fn deployment(name: &str, image: &str, replicas: Option<u32>, env: bool, tier: bool) -> String {
-    let mut doc = format!("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\n  labels:\n    app: {name}\n");
+    let mut doc =
+        format!("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\n  labels:\n    app: {name}\n");
     if tier {
         doc.push_str("    tier: frontend\n");
     }
@@ -24,23 +26,26 @@ fn deployment(name: &str, image: &str, replicas: Option<u32>, env: bool, tier: b
         "  selector:\n    matchLabels:\n      app: {name}\n  template:\n    metadata:\n      labels:\n        app: {name}\n    spec:\n      containers:\n      - name: web\n        image: {image}\n        ports:\n        - containerPort: 80\n"
     ));
     if env {
-        doc.push_str("        env:\n        - name: FOO\n          value: bar\n        - name: MODE\n          value: test\n");
+        doc.push_str(
+            "        env:\n        - name: FOO\n          value: bar\n        - name: MODE\n          value: test\n",
+        );
     }
     doc
 }
 
 fn last_applied(obj: &Value) -> Value {
-    let text = obj["metadata"]["annotations"][LAST_APPLIED].as_str().unwrap_or_else(|| panic!("no {LAST_APPLIED} in {obj}"));
+    let text =
+        obj["metadata"]["annotations"][LAST_APPLIED].as_str().unwrap_or_else(|| panic!("no {LAST_APPLIED} in {obj}"));
     serde_json::from_str(text).expect("last-applied is JSON")
 }
 
-fn apply(server: &Server, bin: &str, file: &std::path::Path) -> String {
+fn apply(server: &common::Server, bin: &str, file: &std::path::Path) -> String {
     kc_ok(server, bin, &["apply", "-f", p(file)])
 }
 
 #[test]
 fn apply_deployment_round_trip() {
-    let server = Server::start();
+    let server = start_server();
     for (bin, v) in BINS {
         let name = format!("web-{v}");
         let file = server.dir.path().join(format!("{name}.yaml"));
@@ -109,29 +114,46 @@ fn apply_deployment_round_trip() {
 
 #[test]
 fn apply_configmap_and_service_round_trips() {
-    let server = Server::start();
+    let server = start_server();
     for (bin, v) in BINS {
         // ConfigMap: change a value, remove a key, add a key.
         let cm = format!("cfg-{v}");
         let file = server.dir.path().join(format!("{cm}.yaml"));
-        std::fs::write(&file, format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {cm}\ndata:\n  a: \"1\"\n  b: \"2\"\n")).unwrap();
+        std::fs::write(
+            &file,
+            format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {cm}\ndata:\n  a: \"1\"\n  b: \"2\"\n"),
+        )
+        .unwrap();
         assert_eq!(apply(&server, bin, &file), format!("configmap/{cm} created\n"));
         assert_eq!(at(&get_json(&server, bin, &["configmap", &cm]), "data"), &json!({"a": "1", "b": "2"}));
-        std::fs::write(&file, format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {cm}\ndata:\n  a: x\n  c: \"3\"\n")).unwrap();
+        std::fs::write(
+            &file,
+            format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {cm}\ndata:\n  a: x\n  c: \"3\"\n"),
+        )
+        .unwrap();
         assert_eq!(apply(&server, bin, &file), format!("configmap/{cm} configured\n"));
         assert_eq!(at(&get_json(&server, bin, &["configmap", &cm]), "data"), &json!({"a": "x", "c": "3"}));
         assert_eq!(apply(&server, bin, &file), format!("configmap/{cm} unchanged\n"));
         // A key added by someone else (not in last-applied) is kept by the next apply.
         kc_ok(&server, bin, &["patch", "configmap", &cm, "--type=merge", "-p", r#"{"data":{"extra":"e"}}"#]);
-        std::fs::write(&file, format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {cm}\ndata:\n  a: y\n  c: \"3\"\n")).unwrap();
+        std::fs::write(
+            &file,
+            format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {cm}\ndata:\n  a: \"y\"\n  c: \"3\"\n"),
+        )
+        .unwrap();
         assert_eq!(apply(&server, bin, &file), format!("configmap/{cm} configured\n"));
-        assert_eq!(at(&get_json(&server, bin, &["configmap", &cm]), "data"), &json!({"a": "y", "c": "3", "extra": "e"}));
+        assert_eq!(
+            at(&get_json(&server, bin, &["configmap", &cm]), "data"),
+            &json!({"a": "y", "c": "3", "extra": "e"})
+        );
 
         // Service: the allocated clusterIP survives applies; ports merge by `port`.
         let svc = format!("svc-{v}");
         let file = server.dir.path().join(format!("{svc}.yaml"));
         let service = |ports: &str| {
-            format!("apiVersion: v1\nkind: Service\nmetadata:\n  name: {svc}\nspec:\n  selector:\n    app: web\n  ports:\n{ports}")
+            format!(
+                "apiVersion: v1\nkind: Service\nmetadata:\n  name: {svc}\nspec:\n  selector:\n    app: web\n  ports:\n{ports}"
+            )
         };
         let http = "  - name: http\n    port: 80\n    targetPort: 8080\n";
         let https = "  - name: https\n    port: 443\n    targetPort: 8443\n";
@@ -155,14 +177,17 @@ fn apply_configmap_and_service_round_trips() {
         assert_eq!(apply(&server, bin, &file), format!("service/{svc} configured\n"));
         let o = get_json(&server, bin, &["service", &svc]);
         assert_eq!(s(&o, "spec.clusterIP"), ip);
-        assert_eq!(at(&o, "spec.ports"), &json!([{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 8443}]));
+        assert_eq!(
+            at(&o, "spec.ports"),
+            &json!([{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 8443}])
+        );
         assert_eq!(apply(&server, bin, &file), format!("service/{svc} unchanged\n"));
     }
 }
 
 #[test]
 fn apply_several_documents_and_a_directory() {
-    let server = Server::start();
+    let server = start_server();
     for (bin, v) in BINS {
         let dir = server.dir.path().join(format!("manifests-{v}"));
         std::fs::create_dir(&dir).unwrap();
@@ -179,12 +204,20 @@ fn apply_several_documents_and_a_directory() {
         let out = kc_ok(&server, bin, &["apply", "-f", p(&dir)]);
         assert_eq!(
             lines(&out),
-            [format!("namespace/app-{v} created"), "configmap/one created".into(), "serviceaccount/robot created".into()]
+            [
+                format!("namespace/app-{v} created"),
+                "configmap/one created".into(),
+                "serviceaccount/robot created".into()
+            ]
         );
         let out = kc_ok(&server, bin, &["apply", "-f", p(&dir)]);
         assert_eq!(
             lines(&out),
-            [format!("namespace/app-{v} unchanged"), "configmap/one unchanged".into(), "serviceaccount/robot unchanged".into()]
+            [
+                format!("namespace/app-{v} unchanged"),
+                "configmap/one unchanged".into(),
+                "serviceaccount/robot unchanged".into()
+            ]
         );
         assert_eq!(s(&get_json(&server, bin, &["configmap", "one", "-n", &format!("app-{v}")]), "data.k"), "1");
     }

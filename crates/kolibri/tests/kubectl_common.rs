@@ -1,9 +1,12 @@
-//! Helpers shared by the `kubectl_*` end-to-end tests (included with
-//! `#[path = "kubectl_common.rs"] mod kubectl_common;`, after `mod common;`).
+//! Helpers shared by the `kubectl_*` end-to-end tests. Each test file includes it with
+//! `mod common; #[macro_use] #[path = "kubectl_common.rs"] mod kubectl_common; cluster_impl!();`.
+//! (Cargo also builds this file as a test target of its own, so it must not name `crate::common`
+//! outside the macro: the helpers work on any `Cluster`, which the macro implements for
+//! `common::Server`.)
 //!
 //! Every kubectl run has a deadline: a hung kubectl is killed (by its handle) and the test fails.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_macros)]
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -12,7 +15,34 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::common::{KUBECTL_132, KUBECTL_133, Server};
+pub const KUBECTL_132: &str = "/usr/lib/google-cloud-sdk/bin/kubectl.1.32";
+pub const KUBECTL_133: &str = "/usr/lib/google-cloud-sdk/bin/kubectl.1.33";
+
+/// What the helpers need from a test server.
+pub trait Cluster {
+    /// A kubectl command of the given binary with the server's kubeconfig and cache.
+    fn kubectl_cmd(&self, bin: &str, args: &[&str]) -> Command;
+    /// The server's temporary directory (removed with it).
+    fn temp_dir(&self) -> &Path;
+}
+
+/// Implements `Cluster` for `common::Server`; call once at the top of a test file.
+macro_rules! cluster_impl {
+    () => {
+        impl crate::kubectl_common::Cluster for crate::common::Server {
+            fn kubectl_cmd(&self, bin: &str, args: &[&str]) -> std::process::Command {
+                self.kubectl_bin(bin, args)
+            }
+            fn temp_dir(&self) -> &std::path::Path {
+                self.dir.path()
+            }
+        }
+
+        fn start_server() -> crate::common::Server {
+            crate::common::Server::start()
+        }
+    };
+}
 
 /// Both kubectl versions, with a suffix to keep object names apart when they share a server.
 pub const BINS: [(&str, &str); 2] = [(KUBECTL_132, "132"), (KUBECTL_133, "133")];
@@ -58,18 +88,18 @@ pub fn run_with_deadline(mut cmd: Command, stdin: Option<&str>, deadline: Durati
 }
 
 /// Runs the given kubectl binary against the server.
-pub fn kc(server: &Server, bin: &str, args: &[&str]) -> Output {
-    run_with_deadline(server.kubectl_bin(bin, args), None, DEADLINE)
+pub fn kc(server: &impl Cluster, bin: &str, args: &[&str]) -> Output {
+    run_with_deadline(server.kubectl_cmd(bin, args), None, DEADLINE)
 }
 
 /// Runs the given kubectl binary with stdin.
-pub fn kc_stdin(server: &Server, bin: &str, args: &[&str], stdin: &str) -> Output {
-    run_with_deadline(server.kubectl_bin(bin, args), Some(stdin), DEADLINE)
+pub fn kc_stdin(server: &impl Cluster, bin: &str, args: &[&str], stdin: &str) -> Output {
+    run_with_deadline(server.kubectl_cmd(bin, args), Some(stdin), DEADLINE)
 }
 
 /// Runs kubectl with extra environment variables.
-pub fn kc_env(server: &Server, bin: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = server.kubectl_bin(bin, args);
+pub fn kc_env(server: &impl Cluster, bin: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = server.kubectl_cmd(bin, args);
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -77,7 +107,7 @@ pub fn kc_env(server: &Server, bin: &str, args: &[&str], env: &[(&str, &str)]) -
 }
 
 /// Asserts success and returns stdout.
-pub fn kc_ok(server: &Server, bin: &str, args: &[&str]) -> String {
+pub fn kc_ok(server: &impl Cluster, bin: &str, args: &[&str]) -> String {
     let out = kc(server, bin, args);
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
@@ -86,7 +116,7 @@ pub fn kc_ok(server: &Server, bin: &str, args: &[&str]) -> String {
 }
 
 /// Asserts failure with exit code 1 and returns stderr.
-pub fn kc_fails(server: &Server, bin: &str, args: &[&str]) -> String {
+pub fn kc_fails(server: &impl Cluster, bin: &str, args: &[&str]) -> String {
     let out = kc(server, bin, args);
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
@@ -99,7 +129,7 @@ pub fn kc_fails(server: &Server, bin: &str, args: &[&str]) -> String {
 }
 
 /// `kubectl get ... -o json`, parsed.
-pub fn get_json(server: &Server, bin: &str, args: &[&str]) -> Value {
+pub fn get_json(server: &impl Cluster, bin: &str, args: &[&str]) -> Value {
     let mut all: Vec<&str> = vec!["get"];
     all.extend_from_slice(args);
     all.extend_from_slice(&["-o", "json"]);
@@ -108,7 +138,7 @@ pub fn get_json(server: &Server, bin: &str, args: &[&str]) -> Value {
 }
 
 /// Whether `kubectl get` of the object reports NotFound.
-pub fn is_not_found(server: &Server, bin: &str, args: &[&str]) -> bool {
+pub fn is_not_found(server: &impl Cluster, bin: &str, args: &[&str]) -> bool {
     let mut all: Vec<&str> = vec!["get"];
     all.extend_from_slice(args);
     let out = kc(server, bin, &all);
@@ -116,8 +146,8 @@ pub fn is_not_found(server: &Server, bin: &str, args: &[&str]) -> bool {
 }
 
 /// Writes a file into the server's temp dir (removed with it) and returns its path.
-pub fn write_file(server: &Server, name: &str, content: &str) -> PathBuf {
-    let path = server.dir.path().join(name);
+pub fn write_file(server: &impl Cluster, name: &str, content: &str) -> PathBuf {
+    let path = server.temp_dir().join(name);
     std::fs::write(&path, content).expect("write file");
     path
 }
@@ -134,14 +164,19 @@ pub fn lines(out: &str) -> Vec<String> {
 /// A table printed by `kubectl get`: the header's and the rows' whitespace-separated cells.
 /// (Only for tables whose cells contain no spaces.)
 pub fn table(out: &str) -> (Vec<String>, Vec<Vec<String>>) {
-    let mut rows = out.lines().filter(|l| !l.trim().is_empty()).map(|l| l.split_whitespace().map(String::from).collect::<Vec<_>>());
+    let mut rows = out
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.split_whitespace().map(String::from).collect::<Vec<_>>());
     let header = rows.next().unwrap_or_default();
     (header, rows.collect())
 }
 
 /// The row of a table whose first cell (or the cell at `col`) equals `name`.
 pub fn row<'a>(rows: &'a [Vec<String>], col: usize, name: &str) -> &'a Vec<String> {
-    rows.iter().find(|r| r.get(col).map(String::as_str) == Some(name)).unwrap_or_else(|| panic!("no row {name:?} in {rows:?}"))
+    rows.iter()
+        .find(|r| r.get(col).map(String::as_str) == Some(name))
+        .unwrap_or_else(|| panic!("no row {name:?} in {rows:?}"))
 }
 
 /// The value of a `Key:   value` line of `kubectl describe` output (first occurrence).

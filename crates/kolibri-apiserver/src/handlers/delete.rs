@@ -164,6 +164,14 @@ async fn delete_one(
             }
         }
 
+        if namespace_finalizers && meta::is_deleting(&obj) {
+            return Err(ApiError::conflict(
+                "",
+                "namespaces",
+                name,
+                "The system is ensuring all content is removed from this namespace.  Upon completion, this namespace will automatically be purged by the system.",
+            ));
+        }
         let mut new = obj.clone();
         if meta::is_deleting(&obj) && grace == 0 && finalizers == meta::finalizers(&obj) {
             // Already being deleted; nothing more to record.

@@ -31,7 +31,13 @@ impl Filter {
             let known = matches!(term.field.as_str(), "metadata.name" | "metadata.namespace")
                 || selectable.contains(&term.field.as_str());
             if !known {
-                return Err(ApiError::bad_request(format!("field label not supported: {}", term.field)));
+                // Kinds with their own field labels answer like upstream's conversion
+                // functions; the others like the default one.
+                return Err(ApiError::bad_request(if selectable.is_empty() {
+                    format!("\"{}\" is not a known field selector: only \"metadata.name\", \"metadata.namespace\"", term.field)
+                } else {
+                    format!("field label not supported: {}", term.field)
+                }));
             }
         }
         Ok(Self { labels, fields, def: ctx.def.clone() })

@@ -35,7 +35,8 @@ fn patch_error(ctx: &Ctx, err: PatchError) -> ApiError {
     match err {
         PatchError::BadRequest(m) => ApiError::bad_request(m),
         PatchError::Invalid(m) => {
-            let mut e = ApiError::bad_request(m);
+            tracing::debug!(error = %m, "patch rejected");
+            let mut e = ApiError::bad_request("the server rejected our request due to an error in our request");
             e.code = http::StatusCode::UNPROCESSABLE_ENTITY;
             e.reason = "Invalid";
             e

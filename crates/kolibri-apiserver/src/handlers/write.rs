@@ -36,7 +36,10 @@ pub fn prepare_decoded(ctx: &Ctx, mut obj: Value) -> ApiResult<(Value, Vec<Strin
         .strategy
         .normalize(obj)
         .map_err(|e| ApiError::bad_request(format!("{} in version \"{}\" cannot be handled as a {}: {e}", ctx.def.kind, ctx.def.version, ctx.def.kind)))?;
-    let warnings = field_validation(ctx, &unknown)?;
+    let warnings = field_validation(ctx, &unknown).map_err(|mut e| {
+        e.message = format!("{} in version \"{}\" cannot be handled as a {}: {}", ctx.def.kind, ctx.def.version, ctx.def.kind, e.message);
+        e
+    })?;
     Ok((obj, warnings))
 }
 
