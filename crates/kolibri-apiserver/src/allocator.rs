@@ -140,7 +140,10 @@ impl Allocator {
                     errors.push(invalid_port(
                         i,
                         wanted,
-                        &format!("provided port is not in the valid range. The range of valid ports is {}-{}", self.ports.0, self.ports.1),
+                        &format!(
+                            "provided port is not in the valid range. The range of valid ports is {}-{}",
+                            self.ports.0, self.ports.1
+                        ),
                     ));
                 } else if taken.ports.contains(&(wanted as u16)) && !allocation.ports.contains(&(wanted as u16)) {
                     errors.push(invalid_port(i, wanted, "provided port is already allocated"));

@@ -56,10 +56,8 @@ impl Discovery {
         let mut aggregated_core = Vec::new();
         let mut aggregated_groups = Vec::new();
         for (group, versions) in registry.groups() {
-            let version_entries: Vec<Value> = versions
-                .iter()
-                .map(|v| json!({ "groupVersion": group_version(&group, v), "version": v }))
-                .collect();
+            let version_entries: Vec<Value> =
+                versions.iter().map(|v| json!({ "groupVersion": group_version(&group, v), "version": v })).collect();
             let mut aggregated_versions = Vec::new();
             for version in &versions {
                 let defs: Vec<&ResourceDef> = registry
@@ -68,7 +66,8 @@ impl Discovery {
                     .map(|d| d.as_ref())
                     .filter(|d| d.group == group && &d.version == version)
                     .collect();
-                group_versions.insert((group.clone(), version.clone()), Doc::new(&resource_list(&group, version, &defs)));
+                group_versions
+                    .insert((group.clone(), version.clone()), Doc::new(&resource_list(&group, version, &defs)));
                 aggregated_versions.push(json!({
                     "version": version,
                     "freshness": "Current",
@@ -110,7 +109,12 @@ impl Discovery {
         }
     }
 
-    pub fn serve(&self, target: &Target, accept: &[MediaRange], if_none_match: Option<&str>) -> ApiResult<Response<Body>> {
+    pub fn serve(
+        &self,
+        target: &Target,
+        accept: &[MediaRange],
+        if_none_match: Option<&str>,
+    ) -> ApiResult<Response<Body>> {
         let aggregated = wants_aggregated(accept);
         let (doc, content_type) = match target {
             Target::Api if aggregated => (&self.aggregated_api, AGGREGATED_CONTENT_TYPE),

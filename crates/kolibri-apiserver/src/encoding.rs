@@ -44,7 +44,9 @@ pub fn to_stored(obj: &Value) -> Bytes {
         }
     }
     out.put_u8(b'}');
-    out.freeze()
+    // Stored values live as long as their object: keep exactly their bytes, not the
+    // growth slack of the buffer.
+    Bytes::copy_from_slice(&out)
 }
 
 /// The stored bytes with `metadata.resourceVersion` set to `rv`.

@@ -15,11 +15,7 @@ pub struct UserInfo {
 
 impl UserInfo {
     pub fn anonymous() -> Self {
-        Self {
-            name: "system:anonymous".into(),
-            uid: String::new(),
-            groups: vec!["system:unauthenticated".into()],
-        }
+        Self { name: "system:anonymous".into(), uid: String::new(), groups: vec!["system:unauthenticated".into()] }
     }
 
     pub fn is_anonymous(&self) -> bool {
@@ -85,17 +81,14 @@ pub fn authorize(user: &UserInfo, info: Option<&RequestInfo>, method: &str, path
                 Some(n) => format!("{} \"{n}\" is forbidden", qualified(&i.group, &i.resource)),
                 None => format!("{} is forbidden", qualified(&i.group, &i.resource)),
             };
-            let scope = if scope.is_empty() && i.resource != "namespaces" { " at the cluster scope".into() } else { scope };
+            let scope =
+                if scope.is_empty() && i.resource != "namespaces" { " at the cluster scope".into() } else { scope };
             format!(
                 "{subject}: User \"{}\" cannot {} resource \"{resource}\" in API group \"{}\"{scope}",
                 user.name, i.verb, i.group
             )
         }
-        None => format!(
-            "forbidden: User \"{}\" cannot {} path \"{path}\"",
-            user.name,
-            method.to_ascii_lowercase()
-        ),
+        None => format!("forbidden: User \"{}\" cannot {} path \"{path}\"", user.name, method.to_ascii_lowercase()),
     }))
 }
 

@@ -115,10 +115,7 @@ pub fn choose(accept: &[MediaRange], protobuf_ok: bool) -> ApiResult<Format> {
 
 /// The media type of a request body, without parameters.
 pub fn content_type(header: Option<&str>) -> String {
-    header
-        .and_then(|h| h.split(';').next())
-        .map(|m| m.trim().to_ascii_lowercase())
-        .unwrap_or_default()
+    header.and_then(|h| h.split(';').next()).map(|m| m.trim().to_ascii_lowercase()).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -25,7 +25,10 @@ pub enum Target {
     /// `/apis/<group>`.
     Group(String),
     /// `/api/v1`, `/apis/<group>/<version>`.
-    GroupVersion { group: String, version: String },
+    GroupVersion {
+        group: String,
+        version: String,
+    },
     Resource(RequestInfo),
     /// Anything else (`/version`, `/healthz`, `/openapi/v3/...`): served by path.
     NonResource,

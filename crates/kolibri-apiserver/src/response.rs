@@ -70,10 +70,8 @@ pub fn encoded(code: StatusCode, format: Format, wire_json: Bytes) -> Response<B
             Ok(bytes) => {
                 let mut resp = Response::new(full(bytes));
                 *resp.status_mut() = code;
-                resp.headers_mut().insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/vnd.kubernetes.protobuf"),
-                );
+                resp.headers_mut()
+                    .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/vnd.kubernetes.protobuf"));
                 resp
             }
             Err(_) if format.shape == Shape::Object => json(code, wire_json),

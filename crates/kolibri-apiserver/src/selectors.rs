@@ -35,9 +35,10 @@ impl LabelSelector {
             if part.is_empty() {
                 continue;
             }
-            requirements.push(parse_requirement(part).map_err(|why| {
-                ApiError::bad_request(format!("unable to parse requirement: {why}"))
-            })?);
+            requirements.push(
+                parse_requirement(part)
+                    .map_err(|why| ApiError::bad_request(format!("unable to parse requirement: {why}")))?,
+            );
         }
         Ok(Self { requirements })
     }
@@ -106,7 +107,7 @@ fn parse_requirement(part: &str) -> Result<(String, LabelOp), String> {
                 _ => {
                     let n = value
                         .parse::<i64>()
-                        .map_err(|_| format!("for 'Gt', 'Lt' operators, the value must be an integer"))?;
+                        .map_err(|_| "for 'Gt', 'Lt' operators, the value must be an integer".to_string())?;
                     (key, if kind == 2 { LabelOp::Gt(n) } else { LabelOp::Lt(n) })
                 }
             });

@@ -19,7 +19,7 @@ pub struct ApiError {
     pub reason: &'static str,
     pub message: String,
     /// `details.name`, `details.group`, `details.kind`.
-    pub details: Option<Details>,
+    pub details: Option<Box<Details>>,
     pub causes: Vec<Cause>,
     pub retry_after: Option<u64>,
 }
@@ -40,7 +40,8 @@ impl ApiError {
     }
 
     fn with_details(mut self, group: &str, kind: &str, name: &str) -> Self {
-        self.details = Some(Details { name: name.to_string(), group: group.to_string(), kind: kind.to_string() });
+        self.details =
+            Some(Box::new(Details { name: name.to_string(), group: group.to_string(), kind: kind.to_string() }));
         self
     }
 
@@ -51,8 +52,12 @@ impl ApiError {
     }
 
     pub fn already_exists(group: &str, plural: &str, name: &str) -> Self {
-        Self::new(StatusCode::CONFLICT, "AlreadyExists", format!("{} \"{name}\" already exists", qualified(group, plural)))
-            .with_details(group, plural, name)
+        Self::new(
+            StatusCode::CONFLICT,
+            "AlreadyExists",
+            format!("{} \"{name}\" already exists", qualified(group, plural)),
+        )
+        .with_details(group, plural, name)
     }
 
     /// Optimistic-concurrency failure.
@@ -112,8 +117,12 @@ impl ApiError {
 
     /// 403 for an object, `<resource> "<name>" is forbidden: <why>`.
     pub fn forbidden_object(group: &str, plural: &str, name: &str, why: &str) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "Forbidden", format!("{} \"{name}\" is forbidden: {why}", qualified(group, plural)))
-            .with_details(group, plural, name)
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            format!("{} \"{name}\" is forbidden: {why}", qualified(group, plural)),
+        )
+        .with_details(group, plural, name)
     }
 
     pub fn method_not_allowed(message: impl Into<String>) -> Self {
@@ -153,11 +162,7 @@ impl ApiError {
     }
 
     pub fn internal(message: impl std::fmt::Display) -> Self {
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "InternalError",
-            format!("Internal error occurred: {message}"),
-        )
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", format!("Internal error occurred: {message}"))
     }
 
     pub fn service_unavailable(message: impl Into<String>) -> Self {

@@ -46,8 +46,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let mut lat = Vec::with_capacity(WRITES_PER_WRITER);
                 for i in 0..WRITES_PER_WRITER {
                     let t = Instant::now();
-                    s.create(&format!("/bench/w{w:02}/k{i:05}"), value.clone())
-                        .await?;
+                    s.create(&format!("/bench/w{w:02}/k{i:05}"), value.clone()).await?;
                     lat.push(t.elapsed());
                 }
                 Ok::<_, kolibri_store::StoreError>(lat)
@@ -72,11 +71,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // 2. Get latency (served from memory).
     let mut get_lat = Vec::with_capacity(100_000);
     for i in 0..100_000usize {
-        let key = format!(
-            "/bench/w{:02}/k{:05}",
-            i % WRITERS,
-            (i * 7919) % WRITES_PER_WRITER
-        );
+        let key = format!("/bench/w{:02}/k{:05}", i % WRITERS, (i * 7919) % WRITES_PER_WRITER);
         let t = Instant::now();
         let kv = store.get(&key).await?;
         get_lat.push(t.elapsed());
@@ -86,24 +81,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // 3. List of 1000 keys (newest revision, from memory) and at an older revision (SQLite).
     for i in 0..1000 {
-        store
-            .create(&format!("/list/k{i:04}"), value.clone())
-            .await?;
+        store.create(&format!("/list/k{i:04}"), value.clone()).await?;
     }
     let old_rev = store.current_revision();
     store.create("/list/zzz", value.clone()).await?;
     let mut list_lat = Vec::new();
     for _ in 0..200 {
         let t = Instant::now();
-        let r = store
-            .list(
-                "/list/",
-                ListOptions {
-                    limit: Some(1000),
-                    ..Default::default()
-                },
-            )
-            .await?;
+        let r = store.list("/list/", ListOptions { limit: Some(1000), ..Default::default() }).await?;
         list_lat.push(t.elapsed());
         assert_eq!(r.items.len(), 1000);
     }
@@ -111,15 +96,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut old_lat = Vec::new();
     for _ in 0..20 {
         let t = Instant::now();
-        let r = store
-            .list(
-                "/list/",
-                ListOptions {
-                    revision: Some(old_rev),
-                    ..Default::default()
-                },
-            )
-            .await?;
+        let r = store.list("/list/", ListOptions { revision: Some(old_rev), ..Default::default() }).await?;
         old_lat.push(t.elapsed());
         assert_eq!(r.items.len(), 1000);
     }
@@ -164,10 +141,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     report("create -> commit ack (sequential)", commit_lat);
     report("create -> each of 100 watchers", fan_lat);
-    report(
-        "create -> last of 100 watchers",
-        last_lat.into_values().collect(),
-    );
+    report("create -> last of 100 watchers", last_lat.into_values().collect());
 
     let stats = store.stats().await?;
     println!(
@@ -182,11 +156,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // 5. Open time with the keys written above.
     let t = Instant::now();
     let store = SqliteStore::open(&path, SqliteOptions::default()).await?;
-    println!(
-        "reopen with {} keys: {:.1?}",
-        store.count("").await?,
-        t.elapsed()
-    );
+    println!("reopen with {} keys: {:.1?}", store.count("").await?, t.elapsed());
     store.close().await;
     Ok(())
 }

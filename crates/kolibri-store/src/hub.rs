@@ -93,11 +93,7 @@ pub(crate) enum Subscription {
     Ready(Watch),
     /// The history starts after the requested revision: the caller replays
     /// `(after, floor]` from its log, then `history`, then forwards `live`.
-    NeedsLog {
-        floor: Revision,
-        history: Vec<Arc<Event>>,
-        live: EventReceiver,
-    },
+    NeedsLog { floor: Revision, history: Vec<Arc<Event>>, live: EventReceiver },
 }
 
 /// Fan-out point and history ring of one store.
@@ -142,16 +138,10 @@ impl Hub {
         }
         for event in events {
             inner.watchers.retain(|w| w.offer(event));
-            let size = event.kv.key.len()
-                + event.kv.value.len()
-                + event.prev_value.as_ref().map_or(0, |v| v.len());
+            let size = event.kv.key.len() + event.kv.value.len() + event.prev_value.as_ref().map_or(0, |v| v.len());
             inner.history_bytes += size;
             inner.last = event.kv.mod_revision;
-            inner.history.push_back(Entry {
-                event: Arc::clone(event),
-                at: now,
-                size,
-            });
+            inner.history.push_back(Entry { event: Arc::clone(event), at: now, size });
         }
         self.evict(&mut inner, now);
     }
@@ -170,11 +160,7 @@ impl Hub {
     }
 
     /// Starts a watch of `prefix` for events after revision `after`.
-    pub(crate) fn subscribe(
-        &self,
-        prefix: &str,
-        after: Revision,
-    ) -> Result<Subscription, StoreError> {
+    pub(crate) fn subscribe(&self, prefix: &str, after: Revision) -> Result<Subscription, StoreError> {
         let mut inner = self.lock();
         if inner.closed {
             return Err(StoreError::Closed);
@@ -197,23 +183,11 @@ impl Hub {
                 // Cannot fail: the channel was sized for the replay and nobody reads yet.
                 let _ = tx.try_send(Ok(event));
             }
-            inner.watchers.push(Watcher {
-                prefix: prefix.to_owned(),
-                after: live_after,
-                tx,
-            });
+            inner.watchers.push(Watcher { prefix: prefix.to_owned(), after: live_after, tx });
             Ok(Subscription::Ready(Watch::new(rx)))
         } else {
-            inner.watchers.push(Watcher {
-                prefix: prefix.to_owned(),
-                after: live_after,
-                tx,
-            });
-            Ok(Subscription::NeedsLog {
-                floor,
-                history: replay,
-                live: rx,
-            })
+            inner.watchers.push(Watcher { prefix: prefix.to_owned(), after: live_after, tx });
+            Ok(Subscription::NeedsLog { floor, history: replay, live: rx })
         }
     }
 
@@ -249,48 +223,28 @@ mod tests {
     fn event(key: &str, rev: Revision) -> Arc<Event> {
         Arc::new(Event {
             event_type: EventType::Created,
-            kv: KeyValue {
-                key: key.into(),
-                value: Bytes::from_static(b"v"),
-                create_revision: rev,
-                mod_revision: rev,
-            },
+            kv: KeyValue { key: key.into(), value: Bytes::from_static(b"v"), create_revision: rev, mod_revision: rev },
             prev_value: None,
         })
     }
 
     #[tokio::test]
     async fn slow_watcher_gets_error_then_end() {
-        let hub = Hub::new(
-            0,
-            HubOptions {
-                watcher_buffer: 2,
-                ..Default::default()
-            },
-        );
-        let Ok(Subscription::Ready(mut w)) = hub.subscribe("/a", 0) else {
-            panic!("not ready")
-        };
+        let hub = Hub::new(0, HubOptions { watcher_buffer: 2, ..Default::default() });
+        let Ok(Subscription::Ready(mut w)) = hub.subscribe("/a", 0) else { panic!("not ready") };
         for rev in 1..=5 {
             hub.publish(&[event("/a/x", rev)]);
         }
         assert_eq!(w.next().await.unwrap().unwrap().kv.mod_revision, 1);
         assert_eq!(w.next().await.unwrap().unwrap().kv.mod_revision, 2);
-        assert!(matches!(
-            w.next().await,
-            Some(Err(StoreError::WatcherTooSlow))
-        ));
+        assert!(matches!(w.next().await, Some(Err(StoreError::WatcherTooSlow))));
         assert!(w.next().await.is_none());
         assert_eq!(hub.watcher_count(), 0);
     }
 
     #[tokio::test]
     async fn eviction_moves_floor_and_requires_log() {
-        let opts = HubOptions {
-            history_min_age: Duration::ZERO,
-            history_min_events: 3,
-            ..Default::default()
-        };
+        let opts = HubOptions { history_min_age: Duration::ZERO, history_min_events: 3, ..Default::default() };
         let hub = Hub::new(0, opts);
         for rev in 1..=10 {
             hub.publish(&[event("/a", rev)]);

@@ -6,21 +6,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use kolibri_store::{ListOptions, SqliteOptions, SqliteStore, Store, StoreError};
 
-async fn churn(
-    s: &Arc<SqliteStore>,
-    keys: usize,
-    rounds: usize,
-    value: &Bytes,
-    every: usize,
-    explicit: bool,
-) {
+async fn churn(s: &Arc<SqliteStore>, keys: usize, rounds: usize, value: &Bytes, every: usize, explicit: bool) {
     let mut revs = vec![0; keys];
     for (k, rev) in revs.iter_mut().enumerate() {
-        *rev = s
-            .create(&format!("/churn/{k}"), value.clone())
-            .await
-            .unwrap()
-            .mod_revision;
+        *rev = s.create(&format!("/churn/{k}"), value.clone()).await.unwrap().mod_revision;
     }
     for round in 0..rounds {
         // 100 concurrent updates per round, as an API server under load would issue.
@@ -29,12 +18,7 @@ async fn churn(
             .enumerate()
             .map(|(k, rev)| {
                 let (s, value, rev) = (Arc::clone(s), value.clone(), *rev);
-                tokio::spawn(async move {
-                    s.update(&format!("/churn/{k}"), value, rev)
-                        .await
-                        .unwrap()
-                        .mod_revision
-                })
+                tokio::spawn(async move { s.update(&format!("/churn/{k}"), value, rev).await.unwrap().mod_revision })
             })
             .collect();
         for (k, u) in updates.into_iter().enumerate() {
@@ -71,14 +55,8 @@ async fn churn_more(s: &Arc<SqliteStore>, keys: usize, rounds: usize, value: &By
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn churn_with_explicit_compaction_stays_bounded() {
     let dir = tempfile::tempdir().unwrap();
-    let opts = SqliteOptions {
-        auto_compact: false,
-        journal_size_limit: 4 << 20,
-        ..Default::default()
-    };
-    let s = SqliteStore::open(&dir.path().join("state.db"), opts)
-        .await
-        .unwrap();
+    let opts = SqliteOptions { auto_compact: false, journal_size_limit: 4 << 20, ..Default::default() };
+    let s = SqliteStore::open(&dir.path().join("state.db"), opts).await.unwrap();
     let value = Bytes::from(vec![7u8; 512]);
     // 100 keys updated 100 times each (10,000 updates), twice. Were the size not
     // bounded, the second half would grow the files as much as the first.
@@ -92,16 +70,9 @@ async fn churn_with_explicit_compaction_stays_bounded() {
     assert_eq!(stats.revision, 20_100);
     assert_eq!(stats.keys, 100);
     // Live rows plus at most the 500 kept revisions.
-    assert!(
-        stats.rows <= 100 + 500,
-        "rows not compacted: {}",
-        stats.rows
-    );
+    assert!(stats.rows <= 100 + 500, "rows not compacted: {}", stats.rows);
     // 20,100 rows of ~1 KiB (value + old value) would be > 20 MB uncompacted.
-    assert!(
-        stats.db_bytes + stats.wal_bytes < 6 << 20,
-        "db too large: {stats:?}"
-    );
+    assert!(stats.db_bytes + stats.wal_bytes < 6 << 20, "db too large: {stats:?}");
     assert!(
         stats.db_bytes + stats.wal_bytes <= (half.db_bytes + half.wal_bytes) * 5 / 4,
         "db keeps growing: {half:?} -> {stats:?}"
@@ -111,43 +82,19 @@ async fn churn_with_explicit_compaction_stays_bounded() {
     let compacted = s.compacted_revision();
     assert_eq!(compacted, 20_100 - 500);
     assert!(matches!(
-        s.list(
-            "/churn/",
-            ListOptions {
-                revision: Some(compacted - 1),
-                ..Default::default()
-            }
-        )
-        .await,
+        s.list("/churn/", ListOptions { revision: Some(compacted - 1), ..Default::default() }).await,
         Err(StoreError::Compacted { .. })
     ));
-    assert!(matches!(
-        s.watch("/churn/", 100).await,
-        Err(StoreError::Compacted { .. })
-    ));
+    assert!(matches!(s.watch("/churn/", 100).await, Err(StoreError::Compacted { .. })));
     // ...while the compacted revision and everything after it can be read.
-    let at = s
-        .list(
-            "/churn/",
-            ListOptions {
-                revision: Some(compacted),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let at = s.list("/churn/", ListOptions { revision: Some(compacted), ..Default::default() }).await.unwrap();
     assert_eq!(at.items.len(), 100);
     let mut w = s.watch("/churn/", compacted).await.unwrap();
-    assert_eq!(
-        w.next().await.unwrap().unwrap().kv.mod_revision,
-        compacted + 1
-    );
+    assert_eq!(w.next().await.unwrap().unwrap().kv.mod_revision, compacted + 1);
     s.close().await;
 
     // Reopen: all live values are still there.
-    let s = SqliteStore::open(&dir.path().join("state.db"), SqliteOptions::default())
-        .await
-        .unwrap();
+    let s = SqliteStore::open(&dir.path().join("state.db"), SqliteOptions::default()).await.unwrap();
     assert_eq!(s.count("/churn/").await.unwrap(), 100);
     assert_eq!(s.get("/churn/0").await.unwrap().unwrap().value, value);
     s.close().await;
@@ -163,9 +110,7 @@ async fn automatic_compaction_after_n_writes() {
         compact_interval: Duration::from_secs(3600),
         ..Default::default()
     };
-    let s = SqliteStore::open(&dir.path().join("state.db"), opts)
-        .await
-        .unwrap();
+    let s = SqliteStore::open(&dir.path().join("state.db"), opts).await.unwrap();
     let value = Bytes::from(vec![1u8; 256]);
     churn(&s, 100, 50, &value, usize::MAX, false).await;
     // The compactor runs in the background; give it a moment to catch up.
@@ -175,10 +120,7 @@ async fn automatic_compaction_after_n_writes() {
         if stats.compacted_revision >= 4000 && stats.rows <= 100 + 1000 + 200 {
             break;
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no automatic compaction: {stats:?}"
-        );
+        assert!(tokio::time::Instant::now() < deadline, "no automatic compaction: {stats:?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     s.close().await;
@@ -193,13 +135,9 @@ async fn retention_window_prevents_compaction_of_recent_history() {
         compact_every_writes: 10,
         ..Default::default()
     };
-    let s = SqliteStore::open(&dir.path().join("state.db"), opts)
-        .await
-        .unwrap();
+    let s = SqliteStore::open(&dir.path().join("state.db"), opts).await.unwrap();
     for i in 0..100 {
-        s.create(&format!("/k{i}"), Bytes::from_static(b"v"))
-            .await
-            .unwrap();
+        s.create(&format!("/k{i}"), Bytes::from_static(b"v")).await.unwrap();
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
     // Everything is younger than five minutes: nothing may be compacted.
@@ -212,32 +150,18 @@ async fn retention_window_prevents_compaction_of_recent_history() {
 #[tokio::test]
 async fn compaction_removes_deleted_keys_and_allows_recreate() {
     let dir = tempfile::tempdir().unwrap();
-    let opts = SqliteOptions {
-        auto_compact: false,
-        ..Default::default()
-    };
-    let s = SqliteStore::open(&dir.path().join("state.db"), opts)
-        .await
-        .unwrap();
+    let opts = SqliteOptions { auto_compact: false, ..Default::default() };
+    let s = SqliteStore::open(&dir.path().join("state.db"), opts).await.unwrap();
     s.create("/a", Bytes::from_static(b"1")).await.unwrap(); // 1
     s.update("/a", Bytes::from_static(b"2"), 1).await.unwrap(); // 2
     s.delete("/a", None).await.unwrap(); // 3
     s.create("/b", Bytes::from_static(b"1")).await.unwrap(); // 4
-    assert!(matches!(
-        s.compact(5).await,
-        Err(StoreError::FutureRevision { .. })
-    ));
+    assert!(matches!(s.compact(5).await, Err(StoreError::FutureRevision { .. })));
     s.compact(4).await.unwrap();
     assert_eq!(s.stats().await.unwrap().rows, 1);
     // Compacting to an older revision is a no-op.
     s.compact(2).await.unwrap();
     assert_eq!(s.compacted_revision(), 4);
-    assert_eq!(
-        s.create("/a", Bytes::from_static(b"3"))
-            .await
-            .unwrap()
-            .mod_revision,
-        5
-    );
+    assert_eq!(s.create("/a", Bytes::from_static(b"3")).await.unwrap().mod_revision, 5);
     s.close().await;
 }

@@ -10,15 +10,9 @@ fn b(s: &str) -> Bytes {
 }
 
 async fn open(dir: &tempfile::TempDir) -> Arc<SqliteStore> {
-    SqliteStore::open(
-        &dir.path().join("state.db"),
-        SqliteOptions {
-            auto_compact: false,
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap()
+    SqliteStore::open(&dir.path().join("state.db"), SqliteOptions { auto_compact: false, ..Default::default() })
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -36,32 +30,16 @@ async fn create_get_update_delete() {
     let kv = s.update("/a", b("2"), 1).await.unwrap();
     assert_eq!((kv.create_revision, kv.mod_revision), (1, 2));
     match s.update("/a", b("3"), 1).await {
-        Err(StoreError::Conflict {
-            key,
-            expected: 1,
-            found: 2,
-        }) => assert_eq!(key, "/a"),
+        Err(StoreError::Conflict { key, expected: 1, found: 2 }) => assert_eq!(key, "/a"),
         other => panic!("expected conflict, got {other:?}"),
     }
-    assert!(matches!(
-        s.update("/nope", b("3"), 1).await,
-        Err(StoreError::NotFound(_))
-    ));
-    assert!(matches!(
-        s.delete("/a", Some(1)).await,
-        Err(StoreError::Conflict { found: 2, .. })
-    ));
+    assert!(matches!(s.update("/nope", b("3"), 1).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(s.delete("/a", Some(1)).await, Err(StoreError::Conflict { found: 2, .. })));
 
     let del = s.delete("/a", Some(2)).await.unwrap();
-    assert_eq!(
-        (del.value.clone(), del.create_revision, del.mod_revision),
-        (b("2"), 1, 3)
-    );
+    assert_eq!((del.value.clone(), del.create_revision, del.mod_revision), (b("2"), 1, 3));
     assert_eq!(s.get("/a").await.unwrap(), None);
-    assert!(matches!(
-        s.delete("/a", None).await,
-        Err(StoreError::NotFound(_))
-    ));
+    assert!(matches!(s.delete("/a", None).await, Err(StoreError::NotFound(_))));
     assert_eq!(s.current_revision(), 3);
 
     // Re-creation starts a new life of the key.
@@ -110,46 +88,23 @@ async fn list_prefix_and_pagination() {
     assert_eq!(s.count("/pods/").await.unwrap(), 12);
     assert_eq!(s.count("").await.unwrap(), 13);
 
-    let p1 = s
-        .list(
-            "/pods/ns/",
-            ListOptions {
-                limit: Some(4),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let p1 = s.list("/pods/ns/", ListOptions { limit: Some(4), ..Default::default() }).await.unwrap();
     let keys: Vec<_> = p1.items.iter().map(|kv| kv.key.as_str()).collect();
-    assert_eq!(
-        keys,
-        ["/pods/ns/p0", "/pods/ns/p1", "/pods/ns/p2", "/pods/ns/p3"]
-    );
+    assert_eq!(keys, ["/pods/ns/p0", "/pods/ns/p1", "/pods/ns/p2", "/pods/ns/p3"]);
     assert!(p1.more);
     assert_eq!(p1.remaining, Some(6));
 
     let p2 = s
         .list(
             "/pods/ns/",
-            ListOptions {
-                limit: Some(4),
-                start_after: Some("/pods/ns/p3".into()),
-                revision: Some(p1.revision),
-            },
+            ListOptions { limit: Some(4), start_after: Some("/pods/ns/p3".into()), revision: Some(p1.revision) },
         )
         .await
         .unwrap();
     assert_eq!(p2.items[0].key, "/pods/ns/p4");
     assert_eq!(p2.remaining, Some(2));
     let p3 = s
-        .list(
-            "/pods/ns/",
-            ListOptions {
-                limit: Some(4),
-                start_after: Some("/pods/ns/p7".into()),
-                revision: None,
-            },
-        )
+        .list("/pods/ns/", ListOptions { limit: Some(4), start_after: Some("/pods/ns/p7".into()), revision: None })
         .await
         .unwrap();
     assert_eq!(p3.items.len(), 2);
@@ -167,78 +122,32 @@ async fn list_at_old_revision_and_errors() {
     s.delete("/k/b", None).await.unwrap(); // 4
     s.create("/k/c", b("c1")).await.unwrap(); // 5
 
-    let at = |rev| ListOptions {
-        revision: Some(rev),
-        ..Default::default()
-    };
+    let at = |rev| ListOptions { revision: Some(rev), ..Default::default() };
     let vals = |r: kolibri_store::ListResult| -> Vec<(String, Bytes, i64)> {
-        r.items
-            .into_iter()
-            .map(|kv| (kv.key, kv.value, kv.mod_revision))
-            .collect()
+        r.items.into_iter().map(|kv| (kv.key, kv.value, kv.mod_revision)).collect()
     };
-    assert_eq!(
-        vals(s.list("/k/", at(2)).await.unwrap()),
-        [("/k/a".into(), b("a1"), 1), ("/k/b".into(), b("b1"), 2)]
-    );
-    assert_eq!(
-        vals(s.list("/k/", at(4)).await.unwrap()),
-        [("/k/a".into(), b("a2"), 3)]
-    );
+    assert_eq!(vals(s.list("/k/", at(2)).await.unwrap()), [("/k/a".into(), b("a1"), 1), ("/k/b".into(), b("b1"), 2)]);
+    assert_eq!(vals(s.list("/k/", at(4)).await.unwrap()), [("/k/a".into(), b("a2"), 3)]);
     let r5 = s.list("/k/", at(5)).await.unwrap();
     assert_eq!(r5.revision, 5);
     assert_eq!(r5.items.len(), 2);
-    let paged = s
-        .list(
-            "/k/",
-            ListOptions {
-                revision: Some(2),
-                limit: Some(1),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        (paged.items.len(), paged.more, paged.remaining),
-        (1, true, Some(1))
-    );
+    let paged = s.list("/k/", ListOptions { revision: Some(2), limit: Some(1), ..Default::default() }).await.unwrap();
+    assert_eq!((paged.items.len(), paged.more, paged.remaining), (1, true, Some(1)));
 
-    assert!(matches!(
-        s.list("/k/", at(6)).await,
-        Err(StoreError::FutureRevision {
-            requested: 6,
-            current: 5
-        })
-    ));
+    assert!(matches!(s.list("/k/", at(6)).await, Err(StoreError::FutureRevision { requested: 6, current: 5 })));
 
     s.compact(4).await.unwrap();
     assert_eq!(s.compacted_revision(), 4);
-    assert!(matches!(
-        s.list("/k/", at(3)).await,
-        Err(StoreError::Compacted {
-            requested: 3,
-            compacted: 4
-        })
-    ));
-    assert!(matches!(
-        s.watch("/k/", 3).await,
-        Err(StoreError::Compacted { .. })
-    ));
+    assert!(matches!(s.list("/k/", at(3)).await, Err(StoreError::Compacted { requested: 3, compacted: 4 })));
+    assert!(matches!(s.watch("/k/", 3).await, Err(StoreError::Compacted { .. })));
     // The compacted revision itself stays readable.
-    assert_eq!(
-        vals(s.list("/k/", at(4)).await.unwrap()),
-        [("/k/a".into(), b("a2"), 3)]
-    );
+    assert_eq!(vals(s.list("/k/", at(4)).await.unwrap()), [("/k/a".into(), b("a2"), 3)]);
     s.close().await;
 
     // The compacted revision is persistent.
     let s = open(&dir).await;
     assert_eq!(s.compacted_revision(), 4);
-    assert!(matches!(
-        s.list("/k/", at(3)).await,
-        Err(StoreError::Compacted { .. })
-    ));
+    assert!(matches!(s.list("/k/", at(3)).await, Err(StoreError::Compacted { .. })));
     s.close().await;
 }
 
@@ -248,15 +157,9 @@ async fn calls_after_close_fail() {
     let s = open(&dir).await;
     s.create("/a", b("1")).await.unwrap();
     s.close().await;
-    assert!(matches!(
-        s.create("/b", b("1")).await,
-        Err(StoreError::Closed)
-    ));
+    assert!(matches!(s.create("/b", b("1")).await, Err(StoreError::Closed)));
     assert!(matches!(s.get("/a").await, Err(StoreError::Closed)));
-    assert!(matches!(
-        s.list("", ListOptions::default()).await,
-        Err(StoreError::Closed)
-    ));
+    assert!(matches!(s.list("", ListOptions::default()).await, Err(StoreError::Closed)));
     assert!(matches!(s.watch("", 0).await, Err(StoreError::Closed)));
     s.close().await; // idempotent
 }
@@ -283,10 +186,7 @@ async fn close_flushes_queued_writes() {
     }
     let s = open(&dir).await;
     for i in acked {
-        assert!(
-            s.get(&format!("/k{i}")).await.unwrap().is_some(),
-            "acknowledged /k{i} lost"
-        );
+        assert!(s.get(&format!("/k{i}")).await.unwrap().is_some(), "acknowledged /k{i} lost");
     }
     s.close().await;
 }
@@ -324,9 +224,7 @@ async fn unreadable_path_is_a_database_error() {
 async fn missing_directory_is_created() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("server/db/state.db");
-    let s = SqliteStore::open(&path, SqliteOptions::default())
-        .await
-        .unwrap();
+    let s = SqliteStore::open(&path, SqliteOptions::default()).await.unwrap();
     s.create("/a", b("1")).await.unwrap();
     s.close().await;
     assert!(path.exists());

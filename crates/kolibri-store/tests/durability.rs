@@ -30,19 +30,14 @@ async fn child_process_entry() {
     };
     let writes: usize = std::env::var(ENV_WRITES).map_or(usize::MAX, |w| w.parse().unwrap());
     let tasks: usize = std::env::var(ENV_TASKS).map_or(1, |t| t.parse().unwrap());
-    let s = SqliteStore::open(Path::new(&db), SqliteOptions::default())
-        .await
-        .unwrap();
+    let s = SqliteStore::open(Path::new(&db), SqliteOptions::default()).await.unwrap();
     let handles: Vec<_> = (0..tasks)
         .map(|t| {
             let s = Arc::clone(&s);
             tokio::spawn(async move {
                 for i in 0..writes / tasks {
                     let key = format!("/k/{t}/{i}");
-                    let kv = s
-                        .create(&key, Bytes::from(format!("value-{t}-{i}")))
-                        .await
-                        .unwrap();
+                    let kv = s.create(&key, Bytes::from(format!("value-{t}-{i}"))).await.unwrap();
                     ack(&key, kv.mod_revision);
                 }
             })
@@ -57,16 +52,11 @@ async fn child_process_entry() {
 fn child(db: &Path, writes: Option<usize>, tasks: usize) -> Command {
     let exe = std::env::current_exe().unwrap();
     let mut cmd = Command::new(exe);
-    cmd.args([
-        "--exact",
-        "child_process_entry",
-        "--nocapture",
-        "--test-threads=1",
-    ])
-    .env(ENV_DB, db)
-    .env(ENV_TASKS, tasks.to_string())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::inherit());
+    cmd.args(["--exact", "child_process_entry", "--nocapture", "--test-threads=1"])
+        .env(ENV_DB, db)
+        .env(ENV_TASKS, tasks.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
     if let Some(w) = writes {
         cmd.env(ENV_WRITES, w.to_string());
     }
@@ -97,9 +87,7 @@ fn every_acknowledged_sequential_write_is_fsynced() {
     let trace = dir.path().join("strace.out");
     let inner = child(&db, Some(WRITES), 1);
     let mut cmd = Command::new("strace");
-    cmd.args(["-f", "-e", "trace=fsync,fdatasync", "-o"])
-        .arg(&trace)
-        .arg(inner.get_program());
+    cmd.args(["-f", "-e", "trace=fsync,fdatasync", "-o"]).arg(&trace).arg(inner.get_program());
     cmd.args(inner.get_args());
     for (k, v) in inner.get_envs() {
         if let Some(v) = v {
@@ -107,27 +95,14 @@ fn every_acknowledged_sequential_write_is_fsynced() {
         }
     }
     let out = cmd.stdout(Stdio::piped()).output().unwrap();
-    assert!(
-        out.status.success(),
-        "child failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "child failed: {}", String::from_utf8_lossy(&out.stderr));
     let acked = acks(&String::from_utf8_lossy(&out.stdout));
     assert_eq!(acked.len(), WRITES);
 
     let trace = std::fs::read_to_string(&trace).unwrap();
-    let syncs = trace
-        .lines()
-        .filter(|l| l.contains("fsync(") || l.contains("fdatasync("))
-        .count();
-    println!(
-        "{} acknowledged sequential writes, {syncs} fsync/fdatasync calls",
-        acked.len()
-    );
-    assert!(
-        syncs >= WRITES,
-        "only {syncs} sync calls for {WRITES} acknowledged writes"
-    );
+    let syncs = trace.lines().filter(|l| l.contains("fsync(") || l.contains("fdatasync(")).count();
+    println!("{} acknowledged sequential writes, {syncs} fsync/fdatasync calls", acked.len());
+    assert!(syncs >= WRITES, "only {syncs} sync calls for {WRITES} acknowledged writes");
 }
 
 #[test]
@@ -150,25 +125,15 @@ fn acknowledged_writes_survive_kill_9() {
 
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let s = SqliteStore::open(&db, SqliteOptions::default())
-            .await
-            .unwrap();
+        let s = SqliteStore::open(&db, SqliteOptions::default()).await.unwrap();
         for (key, rev) in &acked {
-            let kv = s
-                .get(key)
-                .await
-                .unwrap()
-                .unwrap_or_else(|| panic!("acknowledged {key} lost"));
+            let kv = s.get(key).await.unwrap().unwrap_or_else(|| panic!("acknowledged {key} lost"));
             assert_eq!(kv.mod_revision, *rev);
             let (_, rest) = key.split_once("/k/").unwrap();
             let (t, i) = rest.split_once('/').unwrap();
             assert_eq!(kv.value, Bytes::from(format!("value-{t}-{i}")));
         }
-        println!(
-            "{} acknowledged writes, {} keys after kill -9",
-            acked.len(),
-            s.count("/k/").await.unwrap()
-        );
+        println!("{} acknowledged writes, {} keys after kill -9", acked.len(), s.count("/k/").await.unwrap());
         assert!(s.count("/k/").await.unwrap() >= acked.len() as u64);
         s.close().await;
     });

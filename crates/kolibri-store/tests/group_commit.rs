@@ -11,9 +11,7 @@ async fn concurrent_writers_share_transactions() {
     const TASKS: usize = 32;
     const PER_TASK: usize = 40;
     let dir = tempfile::tempdir().unwrap();
-    let s = SqliteStore::open(&dir.path().join("state.db"), SqliteOptions::default())
-        .await
-        .unwrap();
+    let s = SqliteStore::open(&dir.path().join("state.db"), SqliteOptions::default()).await.unwrap();
 
     let tasks: Vec<_> = (0..TASKS)
         .map(|t| {
@@ -21,10 +19,7 @@ async fn concurrent_writers_share_transactions() {
             tokio::spawn(async move {
                 let mut revs = Vec::new();
                 for i in 0..PER_TASK {
-                    let kv = s
-                        .create(&format!("/t{t}/k{i}"), Bytes::from(vec![t as u8; 64]))
-                        .await
-                        .unwrap();
+                    let kv = s.create(&format!("/t{t}/k{i}"), Bytes::from(vec![t as u8; 64])).await.unwrap();
                     revs.push(kv.mod_revision);
                 }
                 revs
@@ -51,23 +46,14 @@ async fn concurrent_writers_share_transactions() {
     );
     println!("{writes} writes in {} transactions", stats.transactions);
 
-    assert_eq!(
-        s.list("/", ListOptions::default())
-            .await
-            .unwrap()
-            .items
-            .len() as u64,
-        writes
-    );
+    assert_eq!(s.list("/", ListOptions::default()).await.unwrap().items.len() as u64, writes);
     s.close().await;
 }
 
 #[tokio::test]
 async fn failed_writes_in_a_batch_do_not_affect_the_others() {
     let dir = tempfile::tempdir().unwrap();
-    let s = SqliteStore::open(&dir.path().join("state.db"), SqliteOptions::default())
-        .await
-        .unwrap();
+    let s = SqliteStore::open(&dir.path().join("state.db"), SqliteOptions::default()).await.unwrap();
     // All 20 race to create the same key: exactly one wins, the rest see AlreadyExists.
     let tasks: Vec<_> = (0..20)
         .map(|i| {

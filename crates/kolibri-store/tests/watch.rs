@@ -11,48 +11,28 @@ fn b(s: &str) -> Bytes {
 }
 
 async fn open_with(dir: &tempfile::TempDir, opts: SqliteOptions) -> Arc<SqliteStore> {
-    SqliteStore::open(&dir.path().join("state.db"), opts)
-        .await
-        .unwrap()
+    SqliteStore::open(&dir.path().join("state.db"), opts).await.unwrap()
 }
 
 async fn open(dir: &tempfile::TempDir) -> Arc<SqliteStore> {
-    open_with(
-        dir,
-        SqliteOptions {
-            auto_compact: false,
-            ..Default::default()
-        },
-    )
-    .await
+    open_with(dir, SqliteOptions { auto_compact: false, ..Default::default() }).await
 }
 
 /// A store whose in-memory history only holds the last few events.
 fn tiny_history() -> SqliteOptions {
-    SqliteOptions {
-        auto_compact: false,
-        retention: Duration::ZERO,
-        history_min_events: 5,
-        ..Default::default()
-    }
+    SqliteOptions { auto_compact: false, retention: Duration::ZERO, history_min_events: 5, ..Default::default() }
 }
 
 async fn next(w: &mut Watch) -> Arc<Event> {
     match tokio::time::timeout(Duration::from_secs(5), w.next()).await {
         Ok(Some(Ok(e))) => e,
-        other => panic!(
-            "expected an event, got {:?}",
-            other.map(|o| o.map(|r| r.map(|e| e.kv.mod_revision)))
-        ),
+        other => panic!("expected an event, got {:?}", other.map(|o| o.map(|r| r.map(|e| e.kv.mod_revision)))),
     }
 }
 
 async fn assert_idle(w: &mut Watch) {
     if let Ok(item) = tokio::time::timeout(Duration::from_millis(100), w.next()).await {
-        panic!(
-            "unexpected item {:?}",
-            item.map(|r| r.map(|e| e.kv.mod_revision))
-        );
+        panic!("unexpected item {:?}", item.map(|r| r.map(|e| e.kv.mod_revision)));
     }
 }
 
@@ -68,28 +48,17 @@ async fn live_events_with_prefix_filter_and_values() {
     s.delete("/pods/a", None).await.unwrap(); // 5
 
     let e = next(&mut w).await;
-    assert_eq!(
-        (e.event_type, e.kv.key.as_str(), e.kv.mod_revision),
-        (EventType::Created, "/pods/a", 1)
-    );
+    assert_eq!((e.event_type, e.kv.key.as_str(), e.kv.mod_revision), (EventType::Created, "/pods/a", 1));
     assert_eq!(e.prev_value, None);
     let e = next(&mut w).await;
     assert_eq!(
-        (
-            e.event_type,
-            e.kv.value.clone(),
-            e.kv.mod_revision,
-            e.kv.create_revision
-        ),
+        (e.event_type, e.kv.value.clone(), e.kv.mod_revision, e.kv.create_revision),
         (EventType::Updated, b("2"), 4, 1)
     );
     assert_eq!(e.prev_value, Some(b("1")));
     let e = next(&mut w).await;
     assert_eq!(e.event_type, EventType::Deleted);
-    assert_eq!(
-        (e.kv.value.clone(), e.kv.mod_revision, e.kv.create_revision),
-        (b("2"), 5, 1)
-    );
+    assert_eq!((e.kv.value.clone(), e.kv.mod_revision, e.kv.create_revision), (b("2"), 5, 1));
     assert_eq!(e.prev_value, Some(b("2")));
     assert_idle(&mut w).await;
     s.close().await;
@@ -98,25 +67,13 @@ async fn live_events_with_prefix_filter_and_values() {
 /// Checks one replayed sequence of a key written as create, update, delete.
 async fn assert_life_of_a(w: &mut Watch, revs: [i64; 3]) {
     let e = next(w).await;
-    assert_eq!(
-        (e.event_type, e.kv.mod_revision, e.prev_value.clone()),
-        (EventType::Created, revs[0], None)
-    );
+    assert_eq!((e.event_type, e.kv.mod_revision, e.prev_value.clone()), (EventType::Created, revs[0], None));
     let e = next(w).await;
-    assert_eq!(
-        (e.event_type, e.kv.mod_revision, e.prev_value.clone()),
-        (EventType::Updated, revs[1], Some(b("1")))
-    );
+    assert_eq!((e.event_type, e.kv.mod_revision, e.prev_value.clone()), (EventType::Updated, revs[1], Some(b("1"))));
     assert_eq!(e.kv.value, b("2"));
     let e = next(w).await;
-    assert_eq!(
-        (e.event_type, e.kv.mod_revision, e.prev_value.clone()),
-        (EventType::Deleted, revs[2], Some(b("2")))
-    );
-    assert_eq!(
-        (e.kv.value.clone(), e.kv.create_revision),
-        (b("2"), revs[0])
-    );
+    assert_eq!((e.event_type, e.kv.mod_revision, e.prev_value.clone()), (EventType::Deleted, revs[2], Some(b("2"))));
+    assert_eq!((e.kv.value.clone(), e.kv.create_revision), (b("2"), revs[0]));
 }
 
 #[tokio::test]
@@ -151,10 +108,7 @@ async fn replay_from_sqlite_after_history_eviction() {
         s.create(&format!("/b/{i}"), b("v")).await.unwrap(); // 4..=23
     }
     let stats = s.stats().await.unwrap();
-    assert!(
-        stats.history_start >= 10,
-        "history was not evicted: {stats:?}"
-    );
+    assert!(stats.history_start >= 10, "history was not evicted: {stats:?}");
 
     let mut w = s.watch("/a", 0).await.unwrap();
     assert_life_of_a(&mut w, [1, 2, 3]).await;
@@ -197,9 +151,7 @@ async fn no_gaps_no_duplicates(opts: SqliteOptions) {
                         s.create(&key, b("0")).await.unwrap();
                     } else {
                         let cur = s.get(&key).await.unwrap().unwrap();
-                        s.update(&key, Bytes::from(i.to_string()), cur.mod_revision)
-                            .await
-                            .unwrap();
+                        s.update(&key, Bytes::from(i.to_string()), cur.mod_revision).await.unwrap();
                     }
                 }
             })
@@ -221,10 +173,7 @@ async fn no_gaps_no_duplicates(opts: SqliteOptions) {
                 // The previous value of an update is the value written just before it.
                 if e.event_type == EventType::Updated {
                     let n: usize = std::str::from_utf8(&e.kv.value).unwrap().parse().unwrap();
-                    assert_eq!(
-                        e.prev_value.as_deref(),
-                        Some((n - 1).to_string().as_bytes())
-                    );
+                    assert_eq!(e.prev_value.as_deref(), Some((n - 1).to_string().as_bytes()));
                 }
                 expected += 1;
             }
@@ -243,34 +192,18 @@ async fn no_gaps_no_duplicates(opts: SqliteOptions) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_writes_no_gaps_no_duplicates_from_memory() {
-    no_gaps_no_duplicates(SqliteOptions {
-        auto_compact: false,
-        ..Default::default()
-    })
-    .await;
+    no_gaps_no_duplicates(SqliteOptions { auto_compact: false, ..Default::default() }).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_writes_no_gaps_no_duplicates_from_log() {
-    no_gaps_no_duplicates(SqliteOptions {
-        history_min_events: 20,
-        ..tiny_history()
-    })
-    .await;
+    no_gaps_no_duplicates(SqliteOptions { history_min_events: 20, ..tiny_history() }).await;
 }
 
 #[tokio::test]
 async fn slow_watcher_is_ended_with_error() {
     let dir = tempfile::tempdir().unwrap();
-    let s = open_with(
-        &dir,
-        SqliteOptions {
-            watcher_buffer: 8,
-            auto_compact: false,
-            ..Default::default()
-        },
-    )
-    .await;
+    let s = open_with(&dir, SqliteOptions { watcher_buffer: 8, auto_compact: false, ..Default::default() }).await;
     let mut slow = s.watch("", 0).await.unwrap();
     let mut fast = s.watch("", 0).await.unwrap();
     let reader = tokio::spawn(async move {
@@ -294,10 +227,7 @@ async fn slow_watcher_is_ended_with_error() {
         match slow.next().await {
             Some(Ok(_)) => got += 1,
             Some(Err(StoreError::WatcherTooSlow)) => break,
-            other => panic!(
-                "expected WatcherTooSlow, got {:?}",
-                other.map(|r| r.map(|e| e.kv.mod_revision))
-            ),
+            other => panic!("expected WatcherTooSlow, got {:?}", other.map(|r| r.map(|e| e.kv.mod_revision))),
         }
     }
     assert_eq!(got, 8);
@@ -316,10 +246,7 @@ async fn watches_end_on_close_and_dropped_watchers_are_removed() {
     assert_eq!(s.stats().await.unwrap().watchers, 1);
     assert_eq!(next(&mut w).await.kv.mod_revision, 1);
     s.close().await;
-    assert!(tokio::time::timeout(Duration::from_secs(5), w.next())
-        .await
-        .unwrap()
-        .is_none());
+    assert!(tokio::time::timeout(Duration::from_secs(5), w.next()).await.unwrap().is_none());
 }
 
 #[tokio::test]

@@ -406,7 +406,13 @@ impl Conn {
         Ok((status, body))
     }
 
-    async fn call(&mut self, method: Method, path: &str, content_type: &str, body: Bytes) -> anyhow::Result<(StatusCode, Bytes)> {
+    async fn call(
+        &mut self,
+        method: Method,
+        path: &str,
+        content_type: &str,
+        body: Bytes,
+    ) -> anyhow::Result<(StatusCode, Bytes)> {
         let req = self.request(method, path, content_type, body);
         self.send(req).await
     }
@@ -436,7 +442,10 @@ async fn wait_ready(server: &mut ServerProc, poll: Duration, deadline: Duration)
             return Ok((started.elapsed(), attempts));
         }
         if !server.alive() {
-            bail!("the server exited before it was ready; log:\n{}", std::fs::read_to_string(&server.log).unwrap_or_default());
+            bail!(
+                "the server exited before it was ready; log:\n{}",
+                std::fs::read_to_string(&server.log).unwrap_or_default()
+            );
         }
         if started.elapsed() > deadline {
             bail!("the server was not ready within {deadline:?}");
@@ -466,7 +475,9 @@ fn pod(ns: &str, name: &str) -> Value {
 }
 
 async fn create_namespace(conn: &mut Conn, name: &str) -> anyhow::Result<()> {
-    let (status, body) = conn.post("/api/v1/namespaces", &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})).await?;
+    let (status, body) = conn
+        .post("/api/v1/namespaces", &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}))
+        .await?;
     if status != StatusCode::CREATED {
         bail!("creating namespace {name}: {status} {}", String::from_utf8_lossy(&body));
     }
@@ -549,7 +560,8 @@ async fn concurrent_creates(
             (lat, acked, errors, first_error)
         }));
     }
-    let mut result = LoadResult { wall: Duration::ZERO, latencies: Vec::new(), acked: Vec::new(), errors: 0, first_error: None };
+    let mut result =
+        LoadResult { wall: Duration::ZERO, latencies: Vec::new(), acked: Vec::new(), errors: 0, first_error: None };
     for t in tasks {
         let (lat, acked, errors, first) = t.await?;
         result.latencies.extend(lat);
@@ -564,7 +576,11 @@ async fn concurrent_creates(
 }
 
 /// `count` sequential requests from one connection; returns each latency (body fully read).
-async fn sequential_gets(conn: &mut Conn, paths: &[String], expect_bytes: bool) -> anyhow::Result<(Vec<Duration>, usize)> {
+async fn sequential_gets(
+    conn: &mut Conn,
+    paths: &[String],
+    expect_bytes: bool,
+) -> anyhow::Result<(Vec<Duration>, usize)> {
     let started = Instant::now();
     let mut lat = Vec::with_capacity(paths.len());
     let mut bytes = 0usize;
@@ -705,12 +721,20 @@ async fn watch_fanout(
 // The run
 
 async fn run(args: Args) -> anyhow::Result<()> {
-    let bin = std::fs::canonicalize(&args.kolibri).with_context(|| format!("no kolibri binary at {}", args.kolibri.display()))?;
+    let bin = std::fs::canonicalize(&args.kolibri)
+        .with_context(|| format!("no kolibri binary at {}", args.kolibri.display()))?;
     let work = tempfile::Builder::new().prefix("kolibri-bench-").tempdir_in(&args.work_dir)?;
     println!("kolibri apiserver benchmark");
     println!("  binary: {} ({:.1} MB)", bin.display(), std::fs::metadata(&bin)?.len() as f64 / 1e6);
     println!("  work dir: {}", work.path().display());
-    println!("  protocol: {}", if args.http2 { "HTTP/2 (one connection per client)" } else { "HTTP/1.1 keep-alive (one connection per client)" });
+    println!(
+        "  protocol: {}",
+        if args.http2 {
+            "HTTP/2 (one connection per client)"
+        } else {
+            "HTTP/1.1 keep-alive (one connection per client)"
+        }
+    );
     let mut report = Report::default();
     let poll = Duration::from_millis(args.poll_ms);
 
@@ -742,7 +766,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
             stops.push(s);
         }
     }
-    let fmt_all = |v: &[Duration]| v.iter().map(|d| format!("{:.0}", d.as_secs_f64() * 1000.0)).collect::<Vec<_>>().join(", ");
+    let fmt_all =
+        |v: &[Duration]| v.iter().map(|d| format!("{:.0}", d.as_secs_f64() * 1000.0)).collect::<Vec<_>>().join(", ");
     println!("  first start runs (ms): {}; server's own log: {:?}", fmt_all(&first), first_logged);
     println!("  restart runs (ms): {}; server's own log: {:?}", fmt_all(&restart), restart_logged);
     let (p50, _, _, max) = summary(first.clone());
@@ -782,17 +807,26 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .map(|i| Bytes::from(serde_json::to_vec(&configmap("bench", &format!("cm-{i:05}"))).expect("json")))
         .collect();
     let body_len = bodies.first().map(|b| b.len()).unwrap_or(0);
-    let r = concurrent_creates(port, tls.clone(), args.clients, "/api/v1/namespaces/bench/configmaps", bodies, None).await?;
+    let r = concurrent_creates(port, tls.clone(), args.clients, "/api/v1/namespaces/bench/configmaps", bodies, None)
+        .await?;
     let ok = r.latencies.len();
     let (p50, p99, _, max) = summary(r.latencies);
-    println!("  request body {body_len} bytes; {ok} created, {} errors{} in {:.2} s", r.errors,
-        r.first_error.map(|e| format!(" (first: {e})")).unwrap_or_default(), r.wall.as_secs_f64());
+    println!(
+        "  request body {body_len} bytes; {ok} created, {} errors{} in {:.2} s",
+        r.errors,
+        r.first_error.map(|e| format!(" (first: {e})")).unwrap_or_default(),
+        r.wall.as_secs_f64()
+    );
     report.add(
         &format!("durable creates/s, 1 KB ConfigMaps, {} clients", args.clients),
         format!("{:.0}/s", ok as f64 / r.wall.as_secs_f64()),
         "≥ 2,000/s",
     );
-    report.add("create latency p50 / p99 / max", format!("{} / {} / {}", ms(p50), ms(p99), ms(max)), "anchor: create pod median 63–303 ms");
+    report.add(
+        "create latency p50 / p99 / max",
+        format!("{} / {} / {}", ms(p50), ms(p99), ms(max)),
+        "anchor: create pod median 63–303 ms",
+    );
 
     // 2b. Memory after the ConfigMaps.
     tokio::time::sleep(Duration::from_secs(args.settle_secs)).await;
@@ -806,39 +840,81 @@ async fn run(args: Args) -> anyhow::Result<()> {
 
     // 3b. GET.
     let n = args.configmaps.max(1);
-    let paths: Vec<String> = (0..args.gets).map(|i| format!("/api/v1/namespaces/bench/configmaps/cm-{:05}", (i * 7919) % n)).collect();
+    let paths: Vec<String> =
+        (0..args.gets).map(|i| format!("/api/v1/namespaces/bench/configmaps/cm-{:05}", (i * 7919) % n)).collect();
     let (lat, _) = sequential_gets(&mut conn, &paths, false).await?;
     let (p50, p99, _, _) = summary(lat);
-    report.add(&format!("GET one ConfigMap, 1 client sequential (n={}) p50 / p99", args.gets), format!("{} / {}", ms(p50), ms(p99)), "p50 ≤ 1 ms");
+    report.add(
+        &format!("GET one ConfigMap, 1 client sequential (n={}) p50 / p99", args.gets),
+        format!("{} / {}", ms(p50), ms(p99)),
+        "p50 ≤ 1 ms",
+    );
 
     // 3c. Pods and LIST.
     let bodies: Vec<Bytes> = (0..args.pods)
         .map(|i| Bytes::from(serde_json::to_vec(&pod("bench-pods", &format!("pod-{i:04}"))).expect("json")))
         .collect();
-    let r = concurrent_creates(port, tls.clone(), args.clients, "/api/v1/namespaces/bench-pods/pods", bodies, None).await?;
-    println!("  {} pods created, {} errors{} in {:.2} s", r.latencies.len(), r.errors,
-        r.first_error.map(|e| format!(" (first: {e})")).unwrap_or_default(), r.wall.as_secs_f64());
+    let r =
+        concurrent_creates(port, tls.clone(), args.clients, "/api/v1/namespaces/bench-pods/pods", bodies, None).await?;
+    println!(
+        "  {} pods created, {} errors{} in {:.2} s",
+        r.latencies.len(),
+        r.errors,
+        r.first_error.map(|e| format!(" (first: {e})")).unwrap_or_default(),
+        r.wall.as_secs_f64()
+    );
     let (p50, _, _, _) = summary(r.latencies.clone());
-    report.add(&format!("create pod, {} clients, p50", args.clients), ms(p50), "anchor: k0s 63–65 ms, k3s 92–176 ms, MicroK8s 186–303 ms");
+    report.add(
+        &format!("create pod, {} clients, p50", args.clients),
+        ms(p50),
+        "anchor: k0s 63–65 ms, k3s 92–176 ms, MicroK8s 186–303 ms",
+    );
     let list_paths: Vec<String> = (0..args.lists).map(|_| "/api/v1/namespaces/bench-pods/pods".to_string()).collect();
     let (lat, bytes) = sequential_gets(&mut conn, &list_paths, true).await?;
     let (p50, p99, _, _) = summary(lat);
     report.add(
-        &format!("LIST {} pods ({:.0} KB), 1 client sequential (n={}) p50 / p99", r.latencies.len(), bytes as f64 / 1024.0, args.lists),
+        &format!(
+            "LIST {} pods ({:.0} KB), 1 client sequential (n={}) p50 / p99",
+            r.latencies.len(),
+            bytes as f64 / 1024.0,
+            args.lists
+        ),
         format!("{} / {}", ms(p50), ms(p99)),
         "p50 ≤ 20 ms",
     );
 
     // 3d. Watch fan-out.
     println!("\n  {} watches, {} sequential updates (gap {} ms)", args.watchers, args.updates, args.update_gap_ms);
-    let (deliveries, all, missing, update_lat) =
-        watch_fanout(port, tls.clone(), "bench-watch", args.watchers, args.updates, Duration::from_millis(args.update_gap_ms)).await?;
+    let (deliveries, all, missing, update_lat) = watch_fanout(
+        port,
+        tls.clone(),
+        "bench-watch",
+        args.watchers,
+        args.updates,
+        Duration::from_millis(args.update_gap_ms),
+    )
+    .await?;
     let (d50, d99, _, dmax) = summary(deliveries.clone());
     let (a50, a99, _, amax) = summary(all);
     let (u50, u99, _, _) = summary(update_lat);
-    println!("  update (PATCH) latency p50 {} p99 {}; {} of {} deliveries, {} missing", ms(u50), ms(u99), deliveries.len(), args.watchers * args.updates, missing);
-    report.add("write → watcher receipt, per delivery p50 / p99 / max", format!("{} / {} / {}", ms(d50), ms(d99), ms(dmax)), "p99 ≤ 10 ms");
-    report.add(&format!("write → all {} watchers have it, p50 / p99 / max", args.watchers), format!("{} / {} / {}", ms(a50), ms(a99), ms(amax)), "p99 ≤ 10 ms");
+    println!(
+        "  update (PATCH) latency p50 {} p99 {}; {} of {} deliveries, {} missing",
+        ms(u50),
+        ms(u99),
+        deliveries.len(),
+        args.watchers * args.updates,
+        missing
+    );
+    report.add(
+        "write → watcher receipt, per delivery p50 / p99 / max",
+        format!("{} / {} / {}", ms(d50), ms(d99), ms(dmax)),
+        "p99 ≤ 10 ms",
+    );
+    report.add(
+        &format!("write → all {} watchers have it, p50 / p99 / max", args.watchers),
+        format!("{} / {} / {}", ms(a50), ms(a99), ms(amax)),
+        "p99 ≤ 10 ms",
+    );
     let rss_loaded = server.status_kb("VmRSS:").unwrap_or(0);
     let hwm = server.status_kb("VmHWM:").unwrap_or(0);
 
@@ -861,7 +937,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let rss_idle = server.status_kb("VmRSS:").unwrap_or(0);
     report.add(
         "VmRSS with all objects, after the loads (peak VmHWM); after the idle",
-        format!("{:.1} MB ({:.1} MB); {:.1} MB", rss_loaded as f64 / 1024.0, hwm as f64 / 1024.0, rss_idle as f64 / 1024.0),
+        format!(
+            "{:.1} MB ({:.1} MB); {:.1} MB",
+            rss_loaded as f64 / 1024.0,
+            hwm as f64 / 1024.0,
+            rss_idle as f64 / 1024.0
+        ),
         "-",
     );
 
@@ -886,7 +967,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
     println!("  after the restart: {listed} ConfigMaps listed in namespace bench ({} created)", ok);
     report.add(
         "SIGTERM to exit after the loads; restart to ready with all objects",
-        format!("{}; {} ({listed} of {ok} ConfigMaps listed after it)", stop.map(ms).unwrap_or_else(|| "killed".into()), ms(t)),
+        format!(
+            "{}; {} ({listed} of {ok} ConfigMaps listed after it)",
+            stop.map(ms).unwrap_or_else(|| "killed".into()),
+            ms(t)
+        ),
         "-",
     );
     report.add("VmRSS after that restart, idle", format!("{:.1} MB", rss_restart as f64 / 1024.0), "-");
@@ -900,7 +985,15 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let bodies: Vec<Bytes> = (0..kill_n)
         .map(|i| Bytes::from(serde_json::to_vec(&configmap("bench-kill", &format!("cm-{i:05}"))).expect("json")))
         .collect();
-    let r = concurrent_creates(port, tls.clone(), args.clients, "/api/v1/namespaces/bench-kill/configmaps", bodies, Some((kill_n / 2, server.pid))).await?;
+    let r = concurrent_creates(
+        port,
+        tls.clone(),
+        args.clients,
+        "/api/v1/namespaces/bench-kill/configmaps",
+        bodies,
+        Some((kill_n / 2, server.pid)),
+    )
+    .await?;
     server.stop();
     let mut server = spawn_server(&bin, &dir, port, "after-kill.log")?;
     let (t_kill, _) = wait_ready(&mut server, poll, Duration::from_secs(60)).await?;
@@ -918,7 +1011,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
     server.stop();
     report.add(
         "SIGKILL during creates: acknowledged creates lost after restart",
-        format!("{lost} of {} acknowledged ({} present; restart to ready {})", r.acked.len(), present.len(), ms(t_kill)),
+        format!(
+            "{lost} of {} acknowledged ({} present; restart to ready {})",
+            r.acked.len(),
+            present.len(),
+            ms(t_kill)
+        ),
         "0",
     );
 

@@ -170,8 +170,9 @@ async fn watch_from_a_compacted_revision_is_expired() {
     }
     assert!(expired, "a watch from a compacted revision must end with 410 Expired");
     // A list at the compacted revision is refused the same way.
-    let (code, reason, _) =
-        api_code(api.list(&ListParams::default().at(&old_rv).matching(kube::api::VersionMatch::Exact)).await.unwrap_err());
+    let (code, reason, _) = api_code(
+        api.list(&ListParams::default().at(&old_rv).matching(kube::api::VersionMatch::Exact)).await.unwrap_err(),
+    );
     assert_eq!((code, reason.as_str()), (410, "Expired"));
 }
 

@@ -67,11 +67,16 @@ pub async fn binding(server: &Arc<ApiServer>, ctx: &Ctx) -> ApiResult<Response<B
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
         .ok_or_else(|| {
-            ApiError::invalid("", "Binding", ctx.name(), &[kolibri_resources::FieldError {
-                error_type: kolibri_resources::FieldErrorType::Required,
-                field: "target.name".into(),
-                message: "target.name: Required value".into(),
-            }])
+            ApiError::invalid(
+                "",
+                "Binding",
+                ctx.name(),
+                &[kolibri_resources::FieldError {
+                    error_type: kolibri_resources::FieldErrorType::Required,
+                    field: "target.name".into(),
+                    message: "target.name: Required value".into(),
+                }],
+            )
         })?
         .to_string();
     let name = ctx.name().to_string();
@@ -106,7 +111,8 @@ pub async fn binding(server: &Arc<ApiServer>, ctx: &Ctx) -> ApiResult<Response<B
         pod["status"]["conditions"] = Value::Array(conditions);
         match server.store.update(&key, crate::encoding::to_stored(&pod), kv.mod_revision).await {
             Ok(_) => {
-                let body = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201});
+                let body =
+                    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201});
                 return Ok(crate::response::json_value(StatusCode::CREATED, &body));
             }
             Err(StoreError::Conflict { .. }) => continue,

@@ -216,11 +216,14 @@ fn graceful_seconds(def: &kolibri_resources::ResourceDef, obj: &Value, requested
     if !bound || terminal {
         return 0;
     }
-    let grace = requested
-        .or_else(|| obj.pointer("/spec/terminationGracePeriodSeconds").and_then(Value::as_i64))
-        .unwrap_or(30);
+    let grace =
+        requested.or_else(|| obj.pointer("/spec/terminationGracePeriodSeconds").and_then(Value::as_i64)).unwrap_or(30);
     // Upstream treats a negative grace period as 1 second.
-    if grace < 0 { 1 } else { grace }
+    if grace < 0 {
+        1
+    } else {
+        grace
+    }
 }
 
 pub async fn delete_collection(server: &Arc<ApiServer>, ctx: &Ctx) -> ApiResult<Response<Body>> {

@@ -34,7 +34,10 @@ impl Filter {
                 // Kinds with their own field labels answer like upstream's conversion
                 // functions; the others like the default one.
                 return Err(ApiError::bad_request(if selectable.is_empty() {
-                    format!("\"{}\" is not a known field selector: only \"metadata.name\", \"metadata.namespace\"", term.field)
+                    format!(
+                        "\"{}\" is not a known field selector: only \"metadata.name\", \"metadata.namespace\"",
+                        term.field
+                    )
                 } else {
                     format!("field label not supported: {}", term.field)
                 }));
@@ -101,7 +104,9 @@ struct Page {
 async fn read(server: &Arc<ApiServer>, ctx: &Ctx, filter: &Filter) -> ApiResult<Page> {
     let q = &ctx.query;
     let limit: usize = match q.get("limit") {
-        Some(l) => l.parse::<i64>().map_err(|_| ApiError::bad_request(format!("invalid limit \"{l}\"")))?.max(0) as usize,
+        Some(l) => {
+            l.parse::<i64>().map_err(|_| ApiError::bad_request(format!("invalid limit \"{l}\"")))?.max(0) as usize
+        }
         None => 0,
     };
     // Narrow the read by namespace when a field selector pins it.

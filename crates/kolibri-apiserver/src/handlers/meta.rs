@@ -42,8 +42,7 @@ pub fn name(obj: &Value) -> &str {
 pub fn generate_name(base: &str) -> String {
     let mut rng = rand::thread_rng();
     let cut: String = base.chars().take(58).collect();
-    let suffix: String =
-        (0..5).map(|_| SUFFIX_ALPHABET[rng.gen_range(0..SUFFIX_ALPHABET.len())] as char).collect();
+    let suffix: String = (0..5).map(|_| SUFFIX_ALPHABET[rng.gen_range(0..SUFFIX_ALPHABET.len())] as char).collect();
     format!("{cut}{suffix}")
 }
 

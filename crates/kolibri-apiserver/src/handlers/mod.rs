@@ -31,6 +31,8 @@ mod write;
 
 /// Bodies larger than this are refused with 413, as upstream's 3 MiB limit.
 const MAX_BODY: usize = 3 * 1024 * 1024;
+/// Oversized bodies are read and dropped up to this size before answering 413.
+const DRAIN_LIMIT: usize = 32 * 1024 * 1024;
 
 /// Parsed query parameters.
 #[derive(Default, Debug)]
@@ -54,9 +56,9 @@ impl Query {
         match self.get("dryRun") {
             None => Ok(false),
             Some("All") => Ok(true),
-            Some(other) => Err(ApiError::bad_request(format!(
-                "Invalid dryRun value: [\"{other}\"]. Only \"All\" is supported"
-            ))),
+            Some(other) => {
+                Err(ApiError::bad_request(format!("Invalid dryRun value: [\"{other}\"]. Only \"All\" is supported")))
+            }
         }
     }
 }
@@ -125,13 +127,16 @@ impl ApiServer {
         match target {
             Target::Api | Target::Apis | Target::Group(_) | Target::GroupVersion { .. } => {
                 if parts.method != Method::GET && parts.method != Method::HEAD {
-                    return Err(ApiError::method_not_allowed("the server does not allow this method on the requested resource"));
+                    return Err(ApiError::method_not_allowed(
+                        "the server does not allow this method on the requested resource",
+                    ));
                 }
                 let if_none_match = header(http::header::IF_NONE_MATCH).map(str::to_string);
                 self.discovery().serve(&target, &accept, if_none_match.as_deref())
             }
             Target::NonResource => {
-                nonresource::serve(self, &parts.method, &path, &query, &accept, header(http::header::IF_NONE_MATCH)).await
+                nonresource::serve(self, &parts.method, &path, &query, &accept, header(http::header::IF_NONE_MATCH))
+                    .await
             }
             Target::Resource(info) => {
                 let registry = self.registry();
@@ -159,7 +164,9 @@ impl ApiServer {
             None => def.verbs.clone(),
         };
         if !allowed_verbs.iter().any(|v| v == ctx.info.verb) {
-            return Err(ApiError::method_not_allowed("the server does not allow this method on the requested resource"));
+            return Err(ApiError::method_not_allowed(
+                "the server does not allow this method on the requested resource",
+            ));
         }
         let sub = ctx.info.subresource.clone();
         match (ctx.info.verb, sub.as_deref()) {
@@ -175,9 +182,7 @@ impl ApiServer {
             ("patch", None | Some("status")) => patch::patch(self, &ctx).await,
             ("delete", None) => delete::delete(self, &ctx).await,
             ("deletecollection", None) => delete::delete_collection(self, &ctx).await,
-            _ => Err(ApiError::method_not_allowed(
-                "the server does not allow this method on the requested resource",
-            )),
+            _ => Err(ApiError::method_not_allowed("the server does not allow this method on the requested resource")),
         }
     }
 }
@@ -187,14 +192,28 @@ where
     B: http_body::Body<Data = Bytes> + Send,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let limited = http_body_util::Limited::new(body, MAX_BODY);
-    match limited.collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
-            Err(ApiError::too_large(format!("Request entity too large: limit is {MAX_BODY}")))
+    let mut body = std::pin::pin!(body);
+    let mut buf = bytes::BytesMut::new();
+    let mut total = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame =
+            frame.map_err(|e| ApiError::bad_request(format!("failed to read the request body: {}", e.into())))?;
+        let Ok(data) = frame.into_data() else { continue };
+        total += data.len();
+        if total <= MAX_BODY {
+            buf.extend_from_slice(&data);
+        } else if total > DRAIN_LIMIT {
+            break;
+        } else {
+            // Keep reading (and dropping) a moderately oversized body, so the client,
+            // still sending, gets to read the 413 instead of stalling.
+            buf.clear();
         }
-        Err(e) => Err(ApiError::bad_request(format!("failed to read the request body: {e}"))),
     }
+    if total > MAX_BODY {
+        return Err(ApiError::too_large(format!("Request entity too large: limit is {MAX_BODY}")));
+    }
+    Ok(buf.freeze())
 }
 
 /// Decodes a request body (JSON, YAML or protobuf) into JSON.
@@ -215,10 +234,9 @@ pub(crate) fn decode_body(ctx: &Ctx) -> ApiResult<Value> {
                 crate::protobuf::ProtobufError::UnknownKind { .. } => ApiError::unsupported_media_type(e.to_string()),
                 other => ApiError::bad_request(format!("failed to decode protobuf body: {other}")),
             }),
-        other => Err(ApiError::unsupported_media_type(format!(
-            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml{}{}",
+        _ => Err(ApiError::unsupported_media_type(format!(
+            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml{}",
             if ctx.def.protobuf { ", application/vnd.kubernetes.protobuf" } else { "" },
-            if other.is_empty() { String::new() } else { String::new() }
         ))),
     }
 }

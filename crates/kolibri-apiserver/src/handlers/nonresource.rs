@@ -92,7 +92,11 @@ async fn readyz(server: &Arc<ApiServer>, query: &Query) -> ApiResult<Response<Bo
     if query.get("verbose").is_some() || !ok {
         let mut out = String::new();
         for (name, pass) in checks {
-            out.push_str(&format!("[{}]{name} {}\n", if pass { "+" } else { "-" }, if pass { "ok" } else { "failed: not ready" }));
+            out.push_str(&format!(
+                "[{}]{name} {}\n",
+                if pass { "+" } else { "-" },
+                if pass { "ok" } else { "failed: not ready" }
+            ));
         }
         out.push_str(if ok { "readyz check passed\n" } else { "readyz check failed\n" });
         return Ok(response::text(code, out));

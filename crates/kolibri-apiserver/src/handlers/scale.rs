@@ -83,9 +83,10 @@ pub async fn get(server: &Arc<ApiServer>, ctx: &Ctx) -> ApiResult<Response<Body>
 /// PUT or PATCH of `scale`: the new `spec.replicas` goes to the parent object.
 pub async fn write(server: &Arc<ApiServer>, ctx: &Ctx) -> ApiResult<Response<Body>> {
     let patch_type = if ctx.info.verb == "patch" {
-        Some(PatchType::from_content_type(&ctx.content_type).ok_or_else(|| {
-            ApiError::unsupported_media_type("the body of the request was in an unknown format")
-        })?)
+        Some(
+            PatchType::from_content_type(&ctx.content_type)
+                .ok_or_else(|| ApiError::unsupported_media_type("the body of the request was in an unknown format"))?,
+        )
     } else {
         None
     };
@@ -95,17 +96,23 @@ pub async fn write(server: &Arc<ApiServer>, ctx: &Ctx) -> ApiResult<Response<Bod
         let current = scale_of(old);
         let desired = match (&put_body, patch_type) {
             (Some(body), _) => body.clone(),
-            (None, Some(t)) => patch::apply(t, &current, &ctx.body, definition)
-                .map_err(|e| ApiError::bad_request(e.to_string()))?,
+            (None, Some(t)) => {
+                patch::apply(t, &current, &ctx.body, definition).map_err(|e| ApiError::bad_request(e.to_string()))?
+            }
             (None, None) => current.clone(),
         };
         let replicas = desired.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(0);
         if replicas < 0 {
-            return Err(ApiError::invalid("autoscaling", "Scale", ctx.name(), &[kolibri_resources::FieldError {
-                error_type: kolibri_resources::FieldErrorType::Invalid,
-                field: "spec.replicas".into(),
-                message: format!("spec.replicas: Invalid value: {replicas}: must be greater than or equal to 0"),
-            }]));
+            return Err(ApiError::invalid(
+                "autoscaling",
+                "Scale",
+                ctx.name(),
+                &[kolibri_resources::FieldError {
+                    error_type: kolibri_resources::FieldErrorType::Invalid,
+                    field: "spec.replicas".into(),
+                    message: format!("spec.replicas: Invalid value: {replicas}: must be greater than or equal to 0"),
+                }],
+            ));
         }
         let mut new = old.clone();
         new["spec"]["replicas"] = json!(replicas);

@@ -71,7 +71,9 @@ pub async fn watch(server: &Arc<ApiServer>, ctx: &Ctx) -> ApiResult<Response<Bod
         },
     };
     let timeout = match q.get("timeoutSeconds") {
-        Some(t) => Duration::from_secs(t.parse::<u64>().map_err(|_| ApiError::bad_request(format!("invalid timeoutSeconds \"{t}\"")))?),
+        Some(t) => Duration::from_secs(
+            t.parse::<u64>().map_err(|_| ApiError::bad_request(format!("invalid timeoutSeconds \"{t}\"")))?,
+        ),
         None => MIN_REQUEST_TIMEOUT.mul_f64(1.0 + rand::thread_rng().gen::<f64>()),
     };
     let prefix = keys::collection(&ctx.def, ctx.namespace());
@@ -79,11 +81,7 @@ pub async fn watch(server: &Arc<ApiServer>, ctx: &Ctx) -> ApiResult<Response<Bod
     // Snapshot and subscription at one revision, so nothing falls between them.
     let (initial, watch, initial_end) = match start {
         Start::Snapshot { initial_end_bookmark } => {
-            let list = server
-                .store
-                .list(&prefix, ListOptions::default())
-                .await
-                .map_err(ApiError::internal)?;
+            let list = server.store.list(&prefix, ListOptions::default()).await.map_err(ApiError::internal)?;
             let watch = server.store.watch(&prefix, list.revision).await;
             (list.items, watch, initial_end_bookmark.then_some(list.revision))
         }
@@ -272,7 +270,8 @@ impl Writer {
             Shape::Table => ("Table".to_string(), "meta.k8s.io/v1".to_string()),
             Shape::Metadata => ("PartialObjectMetadata".to_string(), "meta.k8s.io/v1".to_string()),
         };
-        let line = json!({ "type": "BOOKMARK", "object": { "kind": kind, "apiVersion": api_version, "metadata": metadata } });
+        let line =
+            json!({ "type": "BOOKMARK", "object": { "kind": kind, "apiVersion": api_version, "metadata": metadata } });
         let mut out = serde_json::to_vec(&line).unwrap_or_default();
         out.put_u8(b'\n');
         Bytes::from(out)

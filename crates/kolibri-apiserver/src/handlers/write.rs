@@ -31,13 +31,17 @@ pub fn decode_object(ctx: &Ctx) -> ApiResult<(Value, Vec<String>)> {
 pub fn prepare_decoded(ctx: &Ctx, mut obj: Value) -> ApiResult<(Value, Vec<String>)> {
     check_kind(ctx, &mut obj)?;
     check_namespace_field(ctx, &mut obj)?;
-    let (obj, unknown) = ctx
-        .def
-        .strategy
-        .normalize(obj)
-        .map_err(|e| ApiError::bad_request(format!("{} in version \"{}\" cannot be handled as a {}: {e}", ctx.def.kind, ctx.def.version, ctx.def.kind)))?;
+    let (obj, unknown) = ctx.def.strategy.normalize(obj).map_err(|e| {
+        ApiError::bad_request(format!(
+            "{} in version \"{}\" cannot be handled as a {}: {e}",
+            ctx.def.kind, ctx.def.version, ctx.def.kind
+        ))
+    })?;
     let warnings = field_validation(ctx, &unknown).map_err(|mut e| {
-        e.message = format!("{} in version \"{}\" cannot be handled as a {}: {}", ctx.def.kind, ctx.def.version, ctx.def.kind, e.message);
+        e.message = format!(
+            "{} in version \"{}\" cannot be handled as a {}: {}",
+            ctx.def.kind, ctx.def.version, ctx.def.kind, e.message
+        );
         e
     })?;
     Ok((obj, warnings))
@@ -213,7 +217,8 @@ where
             Some("status") => new = with_field_of(&old, &new, "status"),
             Some("finalize") => {
                 let mut merged = old.clone();
-                merged["spec"]["finalizers"] = new.get("spec").and_then(|s| s.get("finalizers")).cloned().unwrap_or(json!([]));
+                merged["spec"]["finalizers"] =
+                    new.get("spec").and_then(|s| s.get("finalizers")).cloned().unwrap_or(json!([]));
                 new = merged;
             }
             _ => {

@@ -12,12 +12,7 @@ use super::{ProtobufError, MAGIC};
 const MAX_DEPTH: usize = 100;
 
 /// Decodes `magic + runtime.Unknown`; the GVK arguments fill an empty typeMeta.
-pub(crate) fn envelope(
-    body: &[u8],
-    api_version: &str,
-    kind: &str,
-    depth: usize,
-) -> Result<Value, ProtobufError> {
+pub(crate) fn envelope(body: &[u8], api_version: &str, kind: &str, depth: usize) -> Result<Value, ProtobufError> {
     let rest = body.strip_prefix(MAGIC).ok_or(ProtobufError::BadMagic)?;
     let mut r = Reader::new(rest);
     let (mut type_api_version, mut type_kind, mut raw, mut encoding) = ("", "", &[][..], "");
@@ -42,21 +37,10 @@ pub(crate) fn envelope(
     if !encoding.is_empty() {
         return Err(ProtobufError::UnsupportedEncoding(encoding.to_string()));
     }
-    let api_version = if type_api_version.is_empty() {
-        api_version
-    } else {
-        type_api_version
-    };
-    let kind = if type_kind.is_empty() {
-        kind
-    } else {
-        type_kind
-    };
-    let id =
-        schema::message_for_kind(api_version, kind).ok_or_else(|| ProtobufError::UnknownKind {
-            api_version: api_version.to_string(),
-            kind: kind.to_string(),
-        })?;
+    let api_version = if type_api_version.is_empty() { api_version } else { type_api_version };
+    let kind = if type_kind.is_empty() { kind } else { type_kind };
+    let id = schema::message_for_kind(api_version, kind)
+        .ok_or_else(|| ProtobufError::UnknownKind { api_version: api_version.to_string(), kind: kind.to_string() })?;
     let mut object = Map::new();
     // Kinds are plain messages, never one of the special JSON forms.
     decode_fields(schema::message(id), raw, &mut object, depth)?;
@@ -75,9 +59,7 @@ fn utf8<'a>(bytes: &'a [u8], what: &str) -> Result<&'a str, ProtobufError> {
 
 fn message(id: MessageId, buf: &[u8], depth: usize) -> Result<Value, ProtobufError> {
     if depth > MAX_DEPTH {
-        return Err(ProtobufError::Malformed(format!(
-            "messages nested deeper than {MAX_DEPTH}"
-        )));
+        return Err(ProtobufError::Malformed(format!("messages nested deeper than {MAX_DEPTH}")));
     }
     let msg = schema::message(id);
     let mut fields = Map::new();
@@ -91,12 +73,7 @@ fn message(id: MessageId, buf: &[u8], depth: usize) -> Result<Value, ProtobufErr
 
 /// Decodes the fields of `buf` into `out`, merging into what is already there
 /// (a message field that occurs twice is merged, as protobuf specifies).
-fn decode_fields(
-    msg: &Message,
-    buf: &[u8],
-    out: &mut Map<String, Value>,
-    depth: usize,
-) -> Result<(), ProtobufError> {
+fn decode_fields(msg: &Message, buf: &[u8], out: &mut Map<String, Value>, depth: usize) -> Result<(), ProtobufError> {
     let mut r = Reader::new(buf);
     while !r.is_empty() {
         let (tag, wire) = r.key()?;
@@ -131,20 +108,14 @@ fn decode_fields(
                 decode_fields(schema::message(id), r.len_delimited()?, out, depth + 1)?;
             }
             Label::Repeated => {
-                let items = out
-                    .entry(field.json)
-                    .or_insert_with(|| Value::Array(Vec::new()));
+                let items = out.entry(field.json).or_insert_with(|| Value::Array(Vec::new()));
                 let Value::Array(items) = items else {
                     return Err(malformed(msg, field, "mixed repeated field"));
                 };
                 let packable = !matches!(field.ty, Ty::String | Ty::Bytes | Ty::Message(_));
                 if packable && wire == LEN {
                     let mut packed = Reader::new(r.len_delimited()?);
-                    let inner = if field.ty == Ty::Double {
-                        FIXED64
-                    } else {
-                        VARINT
-                    };
+                    let inner = if field.ty == Ty::Double { FIXED64 } else { VARINT };
                     while !packed.is_empty() {
                         items.push(value(msg, field, field.ty, inner, &mut packed, depth)?);
                     }
@@ -157,9 +128,7 @@ fn decode_fields(
                     return Err(malformed(msg, field, "map entry is not length-delimited"));
                 }
                 let (k, v) = map_entry(msg, field, r.len_delimited()?, depth)?;
-                let entries = out
-                    .entry(field.json)
-                    .or_insert_with(|| Value::Object(Map::new()));
+                let entries = out.entry(field.json).or_insert_with(|| Value::Object(Map::new()));
                 if let Value::Object(entries) = entries {
                     entries.insert(k, v);
                 }
@@ -169,12 +138,7 @@ fn decode_fields(
     Ok(())
 }
 
-fn map_entry(
-    msg: &Message,
-    field: &Field,
-    buf: &[u8],
-    depth: usize,
-) -> Result<(String, Value), ProtobufError> {
+fn map_entry(msg: &Message, field: &Field, buf: &[u8], depth: usize) -> Result<(String, Value), ProtobufError> {
     let mut r = Reader::new(buf);
     let (mut key, mut val) = (String::new(), None);
     while !r.is_empty() {
@@ -211,18 +175,12 @@ fn value(
         Ty::Double => FIXED64,
     };
     if wire != expected {
-        return Err(malformed(
-            msg,
-            field,
-            &format!("wire type {wire}, expected {expected}"),
-        ));
+        return Err(malformed(msg, field, &format!("wire type {wire}, expected {expected}")));
     }
     Ok(match ty {
         // Go does not validate UTF-8 here; its JSON encoder substitutes U+FFFD.
         Ty::String => Value::String(String::from_utf8_lossy(r.len_delimited()?).into_owned()),
-        Ty::Bytes => {
-            Value::String(base64::engine::general_purpose::STANDARD.encode(r.len_delimited()?))
-        }
+        Ty::Bytes => Value::String(base64::engine::general_purpose::STANDARD.encode(r.len_delimited()?)),
         Ty::Bool => Value::Bool(r.varint()? != 0),
         // Truncating casts are protobuf's int32/int64 semantics.
         Ty::Int32 => Value::from(r.varint()? as i32),
@@ -243,11 +201,7 @@ fn take(msg: &Message, fields: &mut Map<String, Value>, tag: u32) -> Option<Valu
     msg.field_by_tag(tag).and_then(|f| fields.remove(f.json))
 }
 
-fn special(
-    msg: &Message,
-    mut fields: Map<String, Value>,
-    depth: usize,
-) -> Result<Value, ProtobufError> {
+fn special(msg: &Message, mut fields: Map<String, Value>, depth: usize) -> Result<Value, ProtobufError> {
     if msg.special == Special::None {
         return Ok(Value::Object(fields));
     }
@@ -264,9 +218,7 @@ fn special(
                 time(msg, secs, nanos.and_then(|v| v.as_i64()).unwrap_or(0))?
             }
         }
-        Special::Duration => {
-            Value::String(go_duration(take(1).and_then(|v| v.as_i64()).unwrap_or(0)))
-        }
+        Special::Duration => Value::String(go_duration(take(1).and_then(|v| v.as_i64()).unwrap_or(0))),
         // An empty Quantity is zero.
         Special::Quantity => take(1).unwrap_or_else(|| Value::String("0".into())),
         Special::IntOrString => match take(1).and_then(|v| v.as_i64()) {
@@ -300,9 +252,8 @@ fn embedded(raw: Option<Value>, depth: usize) -> Result<Value, ProtobufError> {
     let Some(Value::String(b64)) = raw else {
         return Ok(Value::Null);
     };
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(b64)
-        .map_err(|e| ProtobufError::Malformed(e.to_string()))?;
+    let bytes =
+        base64::engine::general_purpose::STANDARD.decode(b64).map_err(|e| ProtobufError::Malformed(e.to_string()))?;
     if bytes.is_empty() {
         Ok(Value::Null)
     } else if bytes.starts_with(MAGIC) {
@@ -322,11 +273,7 @@ fn time(msg: &Message, secs: i64, nanos: i64) -> Result<Value, ProtobufError> {
         .zip(u32::try_from(nanos).ok())
         .and_then(|(s, n)| chrono::DateTime::from_timestamp(s, n))
         .ok_or_else(|| ProtobufError::Malformed(format!("{}: time out of range", msg.name)))?;
-    let format = if msg.special == Special::MicroTime {
-        "%Y-%m-%dT%H:%M:%S%.6fZ"
-    } else {
-        "%Y-%m-%dT%H:%M:%SZ"
-    };
+    let format = if msg.special == Special::MicroTime { "%Y-%m-%dT%H:%M:%S%.6fZ" } else { "%Y-%m-%dT%H:%M:%SZ" };
     Ok(Value::String(t.format(format).to_string()))
 }
 

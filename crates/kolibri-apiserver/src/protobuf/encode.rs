@@ -10,16 +10,10 @@ use super::{ProtobufError, MAGIC};
 const MAX_DEPTH: usize = 100;
 
 pub(crate) fn envelope(value: &Value) -> Result<Vec<u8>, ProtobufError> {
-    let api_version = value
-        .get("apiVersion")
-        .and_then(Value::as_str)
-        .unwrap_or("");
+    let api_version = value.get("apiVersion").and_then(Value::as_str).unwrap_or("");
     let kind = value.get("kind").and_then(Value::as_str).unwrap_or("");
-    let id =
-        schema::message_for_kind(api_version, kind).ok_or_else(|| ProtobufError::UnknownKind {
-            api_version: api_version.to_string(),
-            kind: kind.to_string(),
-        })?;
+    let id = schema::message_for_kind(api_version, kind)
+        .ok_or_else(|| ProtobufError::UnknownKind { api_version: api_version.to_string(), kind: kind.to_string() })?;
     let raw = message(id, value, 0)?;
     let mut type_meta = Vec::new();
     put_len_delimited(&mut type_meta, 1, api_version.as_bytes());
@@ -40,9 +34,7 @@ fn err(msg: &Message, field: &str, what: &str) -> ProtobufError {
 
 fn message(id: MessageId, v: &Value, depth: usize) -> Result<Vec<u8>, ProtobufError> {
     if depth > MAX_DEPTH {
-        return Err(ProtobufError::Encode(format!(
-            "objects nested deeper than {MAX_DEPTH}"
-        )));
+        return Err(ProtobufError::Encode(format!("objects nested deeper than {MAX_DEPTH}")));
     }
     let msg = schema::message(id);
     let mut out = Vec::new();
@@ -64,10 +56,7 @@ fn message(id: MessageId, v: &Value, depth: usize) -> Result<Vec<u8>, ProtobufEr
             (_, Some(Value::Null)) => {
                 // A null Time is Go's zero time, which it writes as an empty message.
                 if let Ty::Message(id) = field.ty {
-                    if matches!(
-                        schema::message(id).special,
-                        Special::Time | Special::MicroTime
-                    ) {
+                    if matches!(schema::message(id).special, Special::Time | Special::MicroTime) {
                         put_len_delimited(&mut out, field.tag, b"");
                     }
                 }
@@ -78,27 +67,15 @@ fn message(id: MessageId, v: &Value, depth: usize) -> Result<Vec<u8>, ProtobufEr
     Ok(out)
 }
 
-fn put_field(
-    msg: &Message,
-    field: &Field,
-    v: &Value,
-    out: &mut Vec<u8>,
-    depth: usize,
-) -> Result<(), ProtobufError> {
+fn put_field(msg: &Message, field: &Field, v: &Value, out: &mut Vec<u8>, depth: usize) -> Result<(), ProtobufError> {
     match field.label {
         Label::Optional | Label::Inline => put_value(msg, field, field.tag, v, out, depth),
         Label::Repeated => {
-            let items = v
-                .as_array()
-                .ok_or_else(|| err(msg, field.json, "expected an array"))?;
-            items
-                .iter()
-                .try_for_each(|item| put_value(msg, field, field.tag, item, out, depth))
+            let items = v.as_array().ok_or_else(|| err(msg, field.json, "expected an array"))?;
+            items.iter().try_for_each(|item| put_value(msg, field, field.tag, item, out, depth))
         }
         Label::Map => {
-            let entries = v
-                .as_object()
-                .ok_or_else(|| err(msg, field.json, "expected an object"))?;
+            let entries = v.as_object().ok_or_else(|| err(msg, field.json, "expected an object"))?;
             let mut entry = Vec::new();
             // serde_json's map is sorted, as Go sorts map keys.
             for (k, val) in entries {
@@ -129,12 +106,8 @@ fn put_value(
             put_len_delimited(out, tag, s.as_bytes());
         }
         Ty::Bytes => {
-            let s = v
-                .as_str()
-                .ok_or_else(|| wrong("expected a base64 string"))?;
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(s)
-                .map_err(|_| wrong("invalid base64"))?;
+            let s = v.as_str().ok_or_else(|| wrong("expected a base64 string"))?;
+            let bytes = base64::engine::general_purpose::STANDARD.decode(s).map_err(|_| wrong("invalid base64"))?;
             put_len_delimited(out, tag, &bytes);
         }
         Ty::Bool => {
@@ -159,23 +132,18 @@ fn put_value(
 }
 
 fn integer(v: &Value) -> Option<i64> {
-    v.as_i64()
-        .or_else(|| v.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64))
+    v.as_i64().or_else(|| v.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64))
 }
 
 fn special(msg: &Message, v: &Value, out: &mut Vec<u8>, depth: usize) -> Result<(), ProtobufError> {
     // Fields of the wrapper messages, found by tag as the generic code does.
-    let field = |tag| {
-        msg.field_by_tag(tag)
-            .ok_or_else(|| err(msg, "", "descriptor lacks a field"))
-    };
+    let field = |tag| msg.field_by_tag(tag).ok_or_else(|| err(msg, "", "descriptor lacks a field"));
     let bad = |what| err(msg, "", what);
     match msg.special {
         Special::None => {}
         Special::Time | Special::MicroTime => {
             if let Some(s) = v.as_str() {
-                let t = chrono::DateTime::parse_from_rfc3339(s)
-                    .map_err(|_| bad("expected an RFC 3339 time"))?;
+                let t = chrono::DateTime::parse_from_rfc3339(s).map_err(|_| bad("expected an RFC 3339 time"))?;
                 put_value(msg, field(1)?, 1, &t.timestamp().into(), out, depth)?;
                 let nanos = t.timestamp_subsec_nanos();
                 if nanos != 0 {
@@ -186,9 +154,7 @@ fn special(msg: &Message, v: &Value, out: &mut Vec<u8>, depth: usize) -> Result<
             }
         }
         Special::Duration => {
-            let s = v
-                .as_str()
-                .ok_or_else(|| bad("expected a duration string"))?;
+            let s = v.as_str().ok_or_else(|| bad("expected a duration string"))?;
             let nanos = parse_go_duration(s).ok_or_else(|| bad("invalid duration"))?;
             put_value(msg, field(1)?, 1, &nanos.into(), out, depth)?;
         }
@@ -213,11 +179,7 @@ fn special(msg: &Message, v: &Value, out: &mut Vec<u8>, depth: usize) -> Result<
         },
         Special::RawJson | Special::Unknown => {
             if !v.is_null() {
-                let tag = if msg.special == Special::Unknown {
-                    2
-                } else {
-                    1
-                };
+                let tag = if msg.special == Special::Unknown { 2 } else { 1 };
                 let json = serde_json::to_vec(v).map_err(|e| err(msg, "", &e.to_string()))?;
                 put_len_delimited(out, tag, &json);
             }
@@ -259,13 +221,9 @@ pub(crate) fn parse_go_duration(s: &str) -> Option<i64> {
     }
     let mut total: i128 = 0;
     while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !c.is_ascii_digit() && c != '.')
-            .unwrap_or(rest.len());
+        let num_len = rest.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(rest.len());
         let (num, tail) = rest.split_at(num_len);
-        let unit_len = tail
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(tail.len());
+        let unit_len = tail.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(tail.len());
         let (unit, tail) = tail.split_at(unit_len);
         let scale: i128 = match unit {
             "ns" => 1,

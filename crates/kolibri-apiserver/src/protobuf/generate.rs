@@ -17,16 +17,8 @@ use super::schema::Special;
 /// Kinds with a protobuf form that k8s-openapi does not list as resources.
 const EXTRA_KINDS: &[(&str, &str, &str)] = &[
     ("admission.k8s.io/v1", "AdmissionReview", "api.admission.v1"),
-    (
-        "apidiscovery.k8s.io/v2",
-        "APIGroupDiscoveryList",
-        "api.apidiscovery.v2",
-    ),
-    (
-        "apidiscovery.k8s.io/v2beta1",
-        "APIGroupDiscoveryList",
-        "api.apidiscovery.v2beta1",
-    ),
+    ("apidiscovery.k8s.io/v2", "APIGroupDiscoveryList", "api.apidiscovery.v2"),
+    ("apidiscovery.k8s.io/v2beta1", "APIGroupDiscoveryList", "api.apidiscovery.v2beta1"),
 ];
 
 struct PbField {
@@ -52,10 +44,7 @@ struct OpenApi {
 
 /// Lower case without separators: the key that matches `volume_id` to `volumeID`.
 fn norm(s: &str) -> String {
-    s.chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .map(|c| c.to_ascii_lowercase())
-        .collect()
+    s.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_lowercase()).collect()
 }
 
 fn lower_camel(snake: &str) -> String {
@@ -81,17 +70,10 @@ fn find_package(name: &str) -> Result<PathBuf, String> {
     }
     // The version the workspace resolved, from its lock file.
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let lock = manifest
-        .ancestors()
-        .map(|d| d.join("Cargo.lock"))
-        .find(|p| p.exists())
-        .ok_or("no Cargo.lock")?;
+    let lock = manifest.ancestors().map(|d| d.join("Cargo.lock")).find(|p| p.exists()).ok_or("no Cargo.lock")?;
     let lock = std::fs::read_to_string(lock).map_err(|e| e.to_string())?;
     let marker = format!("name = \"{name}\"\nversion = \"");
-    let at = lock
-        .find(&marker)
-        .ok_or(format!("{name} not in Cargo.lock"))?
-        + marker.len();
+    let at = lock.find(&marker).ok_or(format!("{name} not in Cargo.lock"))? + marker.len();
     let version = lock[at..].split('"').next().unwrap_or_default();
     let cargo_home = std::env::var("CARGO_HOME")
         .map(PathBuf::from)
@@ -99,18 +81,12 @@ fn find_package(name: &str) -> Result<PathBuf, String> {
         .map_err(|e| e.to_string())?;
     let registry = cargo_home.join("registry/src");
     for entry in std::fs::read_dir(&registry).map_err(|e| e.to_string())? {
-        let dir = entry
-            .map_err(|e| e.to_string())?
-            .path()
-            .join(format!("{name}-{version}"));
+        let dir = entry.map_err(|e| e.to_string())?.path().join(format!("{name}-{version}"));
         if dir.is_dir() {
             return Ok(dir);
         }
     }
-    Err(format!(
-        "{name}-{version} not found under {}; run `cargo fetch` or set {env_key}",
-        registry.display()
-    ))
+    Err(format!("{name}-{version} not found under {}; run `cargo fetch` or set {env_key}", registry.display()))
 }
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -161,10 +137,7 @@ fn inner_type(ty: &str) -> String {
         let inner = &t[open + 1..t.len().saturating_sub(1)];
         t = if t[..open].ends_with("BTreeMap") {
             // Key is always `String`, which has no generic arguments.
-            inner
-                .split_once(',')
-                .map(|(_, v)| v.to_string())
-                .unwrap_or_default()
+            inner.split_once(',').map(|(_, v)| v.to_string()).unwrap_or_default()
         } else {
             inner.to_string()
         };
@@ -172,11 +145,7 @@ fn inner_type(ty: &str) -> String {
 }
 
 fn resolve(module: &str, path: &str) -> String {
-    let mut segs: Vec<&str> = if path.starts_with("crate::") {
-        Vec::new()
-    } else {
-        module.split('.').collect()
-    };
+    let mut segs: Vec<&str> = if path.starts_with("crate::") { Vec::new() } else { module.split('.').collect() };
     for part in path.split("::").filter(|p| !p.is_empty() && *p != "crate") {
         if part == "super" {
             segs.pop();
@@ -203,11 +172,7 @@ fn parse_pb(src: &Path) -> Result<Vec<PbMessage>, String> {
             let t = line.trim();
             if let Some(name) = t.strip_prefix("pub struct ") {
                 let name = name.trim_end_matches(['{', '}', ' ', ';']).to_string();
-                let msg = PbMessage {
-                    module: module.clone(),
-                    rust_name: name,
-                    fields: Vec::new(),
-                };
+                let msg = PbMessage { module: module.clone(), rust_name: name, fields: Vec::new() };
                 if t.ends_with('{') {
                     current = Some(msg);
                 } else {
@@ -246,10 +211,7 @@ fn parse_pb(src: &Path) -> Result<Vec<PbMessage>, String> {
 
 fn parse_field(module: &str, attr: &str, decl: &str) -> Result<PbField, String> {
     let items = attr_items(attr);
-    let (name, ty) = decl
-        .trim_start_matches("pub ")
-        .split_once(':')
-        .ok_or(format!("bad field {decl}"))?;
+    let (name, ty) = decl.trim_start_matches("pub ").split_once(':').ok_or(format!("bad field {decl}"))?;
     let rust_name = name.trim().trim_start_matches("r#").to_string();
     let mut tag = None;
     let mut scalar = String::new();
@@ -259,18 +221,12 @@ fn parse_field(module: &str, attr: &str, decl: &str) -> Result<PbField, String> 
             tag = v.trim_matches('"').parse::<u32>().ok();
         } else if let Some(v) = item.strip_prefix("btree_map = ") {
             label = "Map";
-            scalar = v
-                .trim_matches('"')
-                .split(", ")
-                .nth(1)
-                .unwrap_or_default()
-                .to_string();
+            scalar = v.trim_matches('"').split(", ").nth(1).unwrap_or_default().to_string();
         } else if item == "repeated" {
             label = "Repeated";
         } else if item.starts_with("bytes") {
             scalar = "bytes".into();
-        } else if ["string", "bool", "int32", "int64", "double", "message"].contains(&item.as_str())
-        {
+        } else if ["string", "bool", "int32", "int64", "double", "message"].contains(&item.as_str()) {
             scalar = item.clone();
         }
     }
@@ -282,18 +238,10 @@ fn parse_field(module: &str, attr: &str, decl: &str) -> Result<PbField, String> 
         "int64" => "Int64".to_string(),
         "double" => "Double".to_string(),
         // Resolved to an index once every message is known.
-        "message" => format!(
-            "msg:{}",
-            resolve(module, &inner_type(ty.trim_end_matches(',')))
-        ),
+        "message" => format!("msg:{}", resolve(module, &inner_type(ty.trim_end_matches(',')))),
         other => return Err(format!("unsupported prost type {other:?} in {attr}")),
     };
-    Ok(PbField {
-        tag: tag.ok_or(format!("no tag in {attr}"))?,
-        rust_name,
-        ty,
-        label,
-    })
+    Ok(PbField { tag: tag.ok_or(format!("no tag in {attr}"))?, rust_name, ty, label })
 }
 
 fn quoted_value(line: &str) -> Option<String> {
@@ -318,19 +266,12 @@ fn parse_openapi(src: &Path) -> Result<OpenApi, String> {
         rust_files(&dir, &mut files);
         for file in files {
             let text = std::fs::read_to_string(&file).map_err(|e| e.to_string())?;
-            let Some(def) = text
-                .lines()
-                .next()
-                .and_then(|l| l.strip_prefix("// Generated from definition io.k8s."))
+            let Some(def) = text.lines().next().and_then(|l| l.strip_prefix("// Generated from definition io.k8s."))
             else {
                 continue;
             };
             let def = def.trim();
-            let module = def
-                .rsplit_once('.')
-                .map(|(m, _)| m)
-                .unwrap_or_default()
-                .replace('-', "_");
+            let module = def.rsplit_once('.').map(|(m, _)| m).unwrap_or_default().replace('-', "_");
             let name = def.rsplit('.').next().unwrap_or_default();
             let mut fields = Vec::new();
             let (mut api_version, mut kind, mut list_kind) = (None, None, None);
@@ -345,9 +286,7 @@ fn parse_openapi(src: &Path) -> Result<OpenApi, String> {
                     list_kind = quoted_value(line);
                 }
             }
-            out.definitions
-                .entry(format!("{module}.{name}"))
-                .or_insert(fields);
+            out.definitions.entry(format!("{module}.{name}")).or_insert(fields);
             if let (Some(v), Some(k)) = (api_version, kind) {
                 out.kinds.insert((v.clone(), k, module.clone()));
                 if let Some(l) = list_kind {
@@ -429,25 +368,17 @@ pub(crate) fn generate() -> Result<String, String> {
         .iter()
         .map(|m| {
             let key = (m.module.clone(), norm(&m.rust_name));
-            let name = def_by_norm
-                .get(&key)
-                .map(|d| d.to_string())
-                .unwrap_or_else(|| format!("{}.{}", m.module, m.rust_name));
+            let name =
+                def_by_norm.get(&key).map(|d| d.to_string()).unwrap_or_else(|| format!("{}.{}", m.module, m.rust_name));
             (name, m)
         })
         .collect();
     named.sort_by(|a, b| a.0.cmp(&b.0));
     named.dedup_by(|a, b| a.0 == b.0);
-    let by_rust: HashMap<String, usize> = named
-        .iter()
-        .enumerate()
-        .map(|(i, (_, m))| (format!("{}.{}", m.module, m.rust_name), i))
-        .collect();
-    let by_norm: HashMap<(String, String), usize> = named
-        .iter()
-        .enumerate()
-        .map(|(i, (_, m))| ((m.module.clone(), norm(&m.rust_name)), i))
-        .collect();
+    let by_rust: HashMap<String, usize> =
+        named.iter().enumerate().map(|(i, (_, m))| (format!("{}.{}", m.module, m.rust_name), i)).collect();
+    let by_norm: HashMap<(String, String), usize> =
+        named.iter().enumerate().map(|(i, (_, m))| ((m.module.clone(), norm(&m.rust_name)), i)).collect();
 
     let mut out = String::new();
     out.push_str(
@@ -460,10 +391,7 @@ pub(crate) fn generate() -> Result<String, String> {
     for (i, (name, m)) in named.iter().enumerate() {
         let def = openapi.definitions.get(name);
         let special = special_for(name);
-        let _ = writeln!(
-            out,
-            "    // {i}\n    Message {{ name: {name:?}, special: Special::{special:?}, fields: &["
-        );
+        let _ = writeln!(out, "    // {i}\n    Message {{ name: {name:?}, special: Special::{special:?}, fields: &[");
         let mut fields: Vec<&PbField> = m.fields.iter().collect();
         fields.sort_by_key(|f| f.tag);
         for fld in fields {
@@ -475,9 +403,7 @@ pub(crate) fn generate() -> Result<String, String> {
                 .unwrap_or_else(|| lower_camel(&fld.rust_name));
             let (ty, sub) = match fld.ty.strip_prefix("msg:") {
                 Some(path) => {
-                    let id = by_rust
-                        .get(path)
-                        .ok_or(format!("{name}.{}: unknown message {path}", fld.rust_name))?;
+                    let id = by_rust.get(path).ok_or(format!("{name}.{}: unknown message {path}", fld.rust_name))?;
                     (format!("Ty::Message({id})"), Some(named[*id].1))
                 }
                 None => (format!("Ty::{}", fld.ty), None),
@@ -489,16 +415,9 @@ pub(crate) fn generate() -> Result<String, String> {
                 _ => false,
             };
             let label = if inline { "Inline" } else { fld.label };
-            let _ = writeln!(
-                out,
-                "        f({}, {json:?}, {ty}, Label::{label}),",
-                fld.tag
-            );
+            let _ = writeln!(out, "        f({}, {json:?}, {ty}, Label::{label}),", fld.tag);
             if def.is_some() && in_def.is_none() && !inline {
-                eprintln!(
-                    "no JSON name in definition: {name}.{} -> {json}",
-                    fld.rust_name
-                );
+                eprintln!("no JSON name in definition: {name}.{} -> {json}", fld.rust_name);
             }
         }
         out.push_str("    ]},\n");
@@ -506,9 +425,7 @@ pub(crate) fn generate() -> Result<String, String> {
     out.push_str("];\n\n");
 
     let mut kinds: BTreeSet<(String, String, usize)> = BTreeSet::new();
-    let extra = EXTRA_KINDS
-        .iter()
-        .map(|(v, k, m)| (v.to_string(), k.to_string(), m.to_string()));
+    let extra = EXTRA_KINDS.iter().map(|(v, k, m)| (v.to_string(), k.to_string(), m.to_string()));
     for (version, kind, module) in openapi.kinds.iter().cloned().chain(extra) {
         if let Some(id) = by_norm.get(&(module, norm(&kind))) {
             kinds.insert((version, kind, *id));
@@ -533,8 +450,5 @@ fn descriptor_table_is_current() {
         std::fs::write(&path, &generated).unwrap();
     }
     let committed = std::fs::read_to_string(&path).unwrap();
-    assert!(
-        committed == generated,
-        "src/protobuf/descriptors.rs is stale; regenerate it (see generate.rs)"
-    );
+    assert!(committed == generated, "src/protobuf/descriptors.rs is stale; regenerate it (see generate.rs)");
 }

@@ -53,11 +53,7 @@ pub fn decode(body: &[u8]) -> Result<serde_json::Value, ProtobufError> {
 
 /// Like [`decode`], but uses `api_version` and `kind` (usually from the
 /// request's URL) when the envelope leaves them empty.
-pub fn decode_as(
-    body: &[u8],
-    api_version: &str,
-    kind: &str,
-) -> Result<serde_json::Value, ProtobufError> {
+pub fn decode_as(body: &[u8], api_version: &str, kind: &str) -> Result<serde_json::Value, ProtobufError> {
     decode::envelope(body, api_version, kind, 0)
 }
 

@@ -82,10 +82,7 @@ pub(crate) fn message(id: MessageId) -> &'static Message {
 
 impl Message {
     pub(crate) fn field_by_tag(&self, tag: u32) -> Option<&'static Field> {
-        self.fields
-            .binary_search_by_key(&tag, |f| f.tag)
-            .ok()
-            .and_then(|i| self.fields.get(i))
+        self.fields.binary_search_by_key(&tag, |f| f.tag).ok().and_then(|i| self.fields.get(i))
     }
 }
 
@@ -117,8 +114,5 @@ pub(crate) fn message_for_kind(api_version: &str, kind: &str) -> Option<MessageI
     }
     let name = format!("apimachinery.pkg.apis.meta.v1.{kind}");
     // The generator sorts messages by name.
-    MESSAGES
-        .binary_search_by(|m| m.name.cmp(name.as_str()))
-        .ok()
-        .and_then(|i| MessageId::try_from(i).ok())
+    MESSAGES.binary_search_by(|m| m.name.cmp(name.as_str())).ok().and_then(|i| MessageId::try_from(i).ok())
 }

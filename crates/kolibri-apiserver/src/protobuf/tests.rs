@@ -19,10 +19,7 @@ use super::{decode, decode_as, descriptors, encode, supports, ProtobufError};
 
 fn envelope(api_version: &str, kind: &str, object: &impl prost::Message) -> Vec<u8> {
     let unknown = Unknown {
-        type_meta: Some(TypeMeta {
-            api_version: Some(api_version.into()),
-            kind: Some(kind.into()),
-        }),
+        type_meta: Some(TypeMeta { api_version: Some(api_version.into()), kind: Some(kind.into()) }),
         raw: Some(object.encode_to_vec()),
         content_encoding: Some(String::new()),
         content_type: Some(String::new()),
@@ -37,27 +34,15 @@ fn s(v: &str) -> Option<String> {
 }
 
 fn meta(name: &str, namespace: Option<&str>) -> Option<meta::ObjectMeta> {
-    Some(meta::ObjectMeta {
-        name: s(name),
-        namespace: namespace.map(str::to_string),
-        ..Default::default()
-    })
+    Some(meta::ObjectMeta { name: s(name), namespace: namespace.map(str::to_string), ..Default::default() })
 }
 
 fn int_port(p: i32) -> Option<IntOrString> {
-    Some(IntOrString {
-        r#type: Some(0),
-        int_val: Some(p),
-        str_val: Some(String::new()),
-    })
+    Some(IntOrString { r#type: Some(0), int_val: Some(p), str_val: Some(String::new()) })
 }
 
 fn str_port(p: &str) -> Option<IntOrString> {
-    Some(IntOrString {
-        r#type: Some(1),
-        int_val: Some(0),
-        str_val: s(p),
-    })
+    Some(IntOrString { r#type: Some(1), int_val: Some(0), str_val: s(p) })
 }
 
 fn q(v: &str) -> Quantity {
@@ -106,11 +91,8 @@ fn config_map_with_labels_data_and_binary_data() {
 
 #[test]
 fn namespace() {
-    let ns = core::Namespace {
-        metadata: meta("team-a", None),
-        spec: Some(core::NamespaceSpec::default()),
-        status: None,
-    };
+    let ns =
+        core::Namespace { metadata: meta("team-a", None), spec: Some(core::NamespaceSpec::default()), status: None };
     check(
         &envelope("v1", "Namespace", &ns),
         json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}, "spec": {}}),
@@ -128,11 +110,7 @@ fn deployment() -> apps::Deployment {
             protocol: s("TCP"),
             ..Default::default()
         }],
-        env: vec![core::EnvVar {
-            name: s("MODE"),
-            value: s("prod"),
-            value_from: None,
-        }],
+        env: vec![core::EnvVar { name: s("MODE"), value: s("prod"), value_from: None }],
         resources: Some(core::ResourceRequirements {
             limits: BTreeMap::from([("memory".into(), q("128Mi"))]),
             requests: BTreeMap::from([("cpu".into(), q("250m"))]),
@@ -152,10 +130,7 @@ fn deployment() -> apps::Deployment {
         }),
         readiness_probe: Some(core::Probe {
             handler: Some(core::ProbeHandler {
-                tcp_socket: Some(core::TcpSocketAction {
-                    port: int_port(8080),
-                    host: None,
-                }),
+                tcp_socket: Some(core::TcpSocketAction { port: int_port(8080), host: None }),
                 ..Default::default()
             }),
             ..Default::default()
@@ -167,10 +142,7 @@ fn deployment() -> apps::Deployment {
             name: s("web"),
             namespace: s("prod"),
             uid: s("0b5e-uid"),
-            creation_timestamp: Some(meta::Time {
-                seconds: Some(1_704_164_645),
-                nanos: Some(0),
-            }),
+            creation_timestamp: Some(meta::Time { seconds: Some(1_704_164_645), nanos: Some(0) }),
             ..Default::default()
         }),
         spec: Some(apps::DeploymentSpec {
@@ -184,11 +156,7 @@ fn deployment() -> apps::Deployment {
                     labels: BTreeMap::from([("app".into(), "web".into())]),
                     ..Default::default()
                 }),
-                spec: Some(core::PodSpec {
-                    containers: vec![container],
-                    host_ipc: Some(false),
-                    ..Default::default()
-                }),
+                spec: Some(core::PodSpec { containers: vec![container], host_ipc: Some(false), ..Default::default() }),
             }),
             strategy: Some(apps::DeploymentStrategy {
                 r#type: s("RollingUpdate"),
@@ -248,10 +216,7 @@ fn deployment_json() -> serde_json::Value {
 
 #[test]
 fn deployment_with_quantities_probes_and_int_or_string() {
-    check(
-        &envelope("apps/v1", "Deployment", &deployment()),
-        deployment_json(),
-    );
+    check(&envelope("apps/v1", "Deployment", &deployment()), deployment_json());
 }
 
 #[test]
@@ -323,20 +288,12 @@ fn service_with_target_port_and_cluster_ips() {
 fn self_subject_review() {
     // `kubectl auth whoami` sends an empty review.
     let review = authn::SelfSubjectReview {
-        metadata: Some(meta::ObjectMeta {
-            creation_timestamp: Some(meta::Time::default()),
-            ..Default::default()
-        }),
+        metadata: Some(meta::ObjectMeta { creation_timestamp: Some(meta::Time::default()), ..Default::default() }),
         status: Some(authn::SelfSubjectReviewStatus {
             user_info: Some(authn::UserInfo {
                 username: s("alice"),
                 groups: vec!["dev".into(), "system:authenticated".into()],
-                extra: BTreeMap::from([(
-                    "scopes".into(),
-                    authn::ExtraValue {
-                        items: vec!["a".into(), "b".into()],
-                    },
-                )]),
+                extra: BTreeMap::from([("scopes".into(), authn::ExtraValue { items: vec!["a".into(), "b".into()] })]),
                 ..Default::default()
             }),
         }),
@@ -372,10 +329,7 @@ fn token_request() {
         }),
         status: Some(authn::TokenRequestStatus {
             token: s("eyJ"),
-            expiration_timestamp: Some(meta::Time {
-                seconds: Some(0),
-                nanos: Some(500_000_000),
-            }),
+            expiration_timestamp: Some(meta::Time { seconds: Some(0), nanos: Some(500_000_000) }),
         }),
     };
     check(
@@ -398,10 +352,7 @@ fn delete_options() -> meta::DeleteOptions {
     meta::DeleteOptions {
         grace_period_seconds: Some(30),
         propagation_policy: s("Foreground"),
-        preconditions: Some(meta::Preconditions {
-            uid: s("u-1"),
-            resource_version: None,
-        }),
+        preconditions: Some(meta::Preconditions { uid: s("u-1"), resource_version: None }),
         dry_run: vec!["All".into()],
         ..Default::default()
     }
@@ -420,10 +371,7 @@ fn delete_options_in_any_group_version() {
         })
     };
     for gv in ["v1", "apps/v1", "meta.k8s.io/v1"] {
-        check(
-            &envelope(gv, "DeleteOptions", &delete_options()),
-            expected(gv),
-        );
+        check(&envelope(gv, "DeleteOptions", &delete_options()), expected(gv));
     }
 }
 
@@ -441,23 +389,14 @@ fn decode_as_fills_an_empty_type_meta() {
     assert_eq!(v["kind"], "DeleteOptions");
     assert_eq!(v["apiVersion"], "v1");
     assert_eq!(v["gracePeriodSeconds"], 30);
-    assert_eq!(
-        decode(&body),
-        Err(ProtobufError::UnknownKind {
-            api_version: String::new(),
-            kind: String::new()
-        })
-    );
+    assert_eq!(decode(&body), Err(ProtobufError::UnknownKind { api_version: String::new(), kind: String::new() }));
 }
 
 #[test]
 fn eviction() {
     let ev = policy::Eviction {
         metadata: meta("web-0", Some("prod")),
-        delete_options: Some(meta::DeleteOptions {
-            grace_period_seconds: Some(0),
-            ..Default::default()
-        }),
+        delete_options: Some(meta::DeleteOptions { grace_period_seconds: Some(0), ..Default::default() }),
     };
     check(
         &envelope("policy/v1", "Eviction", &ev),
@@ -481,18 +420,13 @@ fn micro_time_raw_extension_fields_v1_and_negative_int32() {
             managed_fields: vec![meta::ManagedFieldsEntry {
                 manager: s("kubectl"),
                 fields_type: s("FieldsV1"),
-                fields_v1: Some(meta::FieldsV1 {
-                    raw: Some(br#"{"f:spec":{}}"#.to_vec()),
-                }),
+                fields_v1: Some(meta::FieldsV1 { raw: Some(br#"{"f:spec":{}}"#.to_vec()) }),
                 ..Default::default()
             }],
             ..Default::default()
         }),
         spec: Some(LeaseSpec {
-            renew_time: Some(meta::MicroTime {
-                seconds: Some(1_704_164_645),
-                nanos: Some(123_456_789),
-            }),
+            renew_time: Some(meta::MicroTime { seconds: Some(1_704_164_645), nanos: Some(123_456_789) }),
             lease_duration_seconds: Some(-1),
             ..Default::default()
         }),
@@ -510,9 +444,7 @@ fn micro_time_raw_extension_fields_v1_and_negative_int32() {
     );
     let rev = ControllerRevision {
         metadata: meta("r1", Some("prod")),
-        data: Some(RawExtension {
-            raw: Some(br#"{"spec":{"replicas":2}}"#.to_vec()),
-        }),
+        data: Some(RawExtension { raw: Some(br#"{"spec":{"replicas":2}}"#.to_vec()) }),
         revision: Some(7),
     };
     check(
@@ -529,30 +461,20 @@ fn micro_time_raw_extension_fields_v1_and_negative_int32() {
 
 #[test]
 fn unknown_fields_are_skipped() {
-    let mut raw = core::Namespace {
-        metadata: meta("x", None),
-        ..Default::default()
-    }
-    .encode_to_vec();
+    let mut raw = core::Namespace { metadata: meta("x", None), ..Default::default() }.encode_to_vec();
     // Field 99 of every wire type: varint, fixed64, bytes, fixed32.
     raw.extend([0x98, 0x06, 0x01]);
     raw.extend([0x99, 0x06, 1, 2, 3, 4, 5, 6, 7, 8]);
     raw.extend([0x9a, 0x06, 0x02, b'h', b'i']);
     raw.extend([0x9d, 0x06, 1, 2, 3, 4]);
     let unknown = Unknown {
-        type_meta: Some(TypeMeta {
-            api_version: s("v1"),
-            kind: s("Namespace"),
-        }),
+        type_meta: Some(TypeMeta { api_version: s("v1"), kind: s("Namespace") }),
         raw: Some(raw),
         ..Default::default()
     };
     let mut body = b"k8s\0".to_vec();
     body.extend(unknown.encode_to_vec());
-    assert_eq!(
-        decode(&body).unwrap(),
-        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}})
-    );
+    assert_eq!(decode(&body).unwrap(), json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}}));
 }
 
 #[test]
@@ -562,42 +484,24 @@ fn errors() {
     let body = envelope("example.com/v1", "Widget", &core::Namespace::default());
     assert_eq!(
         decode(&body),
-        Err(ProtobufError::UnknownKind {
-            api_version: "example.com/v1".into(),
-            kind: "Widget".into()
-        })
+        Err(ProtobufError::UnknownKind { api_version: "example.com/v1".into(), kind: "Widget".into() })
     );
     let full = envelope("apps/v1", "Deployment", &deployment());
-    assert_eq!(
-        decode(&full[..full.len() - 3]),
-        Err(ProtobufError::Truncated)
-    );
+    assert_eq!(decode(&full[..full.len() - 3]), Err(ProtobufError::Truncated));
     // metadata (field 1) sent as a varint.
     let unknown = Unknown {
-        type_meta: Some(TypeMeta {
-            api_version: s("v1"),
-            kind: s("Namespace"),
-        }),
+        type_meta: Some(TypeMeta { api_version: s("v1"), kind: s("Namespace") }),
         raw: Some(vec![0x08, 0x01]),
         ..Default::default()
     };
     let mut body = b"k8s\0".to_vec();
     body.extend(unknown.encode_to_vec());
     let err = decode(&body).unwrap_err();
-    assert!(
-        matches!(&err, ProtobufError::Malformed(m) if m.contains("metadata")),
-        "{err}"
-    );
-    let gzip = Unknown {
-        content_encoding: s("gzip"),
-        ..unknown
-    };
+    assert!(matches!(&err, ProtobufError::Malformed(m) if m.contains("metadata")), "{err}");
+    let gzip = Unknown { content_encoding: s("gzip"), ..unknown };
     let mut body = b"k8s\0".to_vec();
     body.extend(gzip.encode_to_vec());
-    assert_eq!(
-        decode(&body),
-        Err(ProtobufError::UnsupportedEncoding("gzip".into()))
-    );
+    assert_eq!(decode(&body), Err(ProtobufError::UnsupportedEncoding("gzip".into())));
     assert!(matches!(
         encode(&json!({"apiVersion": "v1", "kind": "ConfigMap", "data": {"a": 1}})),
         Err(ProtobufError::Encode(_))
@@ -633,27 +537,14 @@ fn random_and_truncated_input_never_panics() {
     // Deep nesting (objects embedded in RawExtensions) is refused, not a stack overflow.
     use k8s_pb::api::apps::v1::ControllerRevision;
     use k8s_pb::apimachinery::pkg::runtime::RawExtension;
-    let mut deep = envelope(
-        "apps/v1",
-        "ControllerRevision",
-        &ControllerRevision::default(),
-    );
+    let mut deep = envelope("apps/v1", "ControllerRevision", &ControllerRevision::default());
     for _ in 0..1_000 {
-        let rev = ControllerRevision {
-            data: Some(RawExtension { raw: Some(deep) }),
-            ..Default::default()
-        };
+        let rev = ControllerRevision { data: Some(RawExtension { raw: Some(deep) }), ..Default::default() };
         deep = envelope("apps/v1", "ControllerRevision", &rev);
     }
     let err = decode(&deep).unwrap_err();
-    assert!(
-        matches!(&err, ProtobufError::Malformed(m) if m.contains("deeper")),
-        "{err}"
-    );
-    assert_eq!(
-        decode_as(&[b"k8s\0".as_slice(), &[0x12]].concat(), "v1", "Pod"),
-        Err(ProtobufError::Truncated)
-    );
+    assert!(matches!(&err, ProtobufError::Malformed(m) if m.contains("deeper")), "{err}");
+    assert_eq!(decode_as(&[b"k8s\0".as_slice(), &[0x12]].concat(), "v1", "Pod"), Err(ProtobufError::Truncated));
 }
 
 #[test]
@@ -661,10 +552,7 @@ fn encode_produces_what_prost_decodes() {
     let body = encode(&deployment_json()).unwrap();
     let unknown = Unknown::decode(&body[4..]).unwrap();
     let tm = unknown.type_meta.unwrap();
-    assert_eq!(
-        (tm.api_version.as_deref(), tm.kind.as_deref()),
-        (Some("apps/v1"), Some("Deployment"))
-    );
+    assert_eq!((tm.api_version.as_deref(), tm.kind.as_deref()), (Some("apps/v1"), Some("Deployment")));
     let d = apps::Deployment::decode(unknown.raw.unwrap().as_slice()).unwrap();
     assert_eq!(d, deployment_without_zero_defaults());
     assert!(supports("apps/v1", "Deployment"));
@@ -677,53 +565,17 @@ fn encode_produces_what_prost_decodes() {
 fn deployment_without_zero_defaults() -> apps::Deployment {
     let mut d = deployment();
     if let Some(m) = d.metadata.as_mut() {
-        m.creation_timestamp = Some(meta::Time {
-            seconds: Some(1_704_164_645),
-            nanos: None,
-        });
+        m.creation_timestamp = Some(meta::Time { seconds: Some(1_704_164_645), nanos: None });
     }
     let spec = d.spec.as_mut().unwrap();
-    let ru = spec
-        .strategy
-        .as_mut()
-        .unwrap()
-        .rolling_update
-        .as_mut()
-        .unwrap();
+    let ru = spec.strategy.as_mut().unwrap().rolling_update.as_mut().unwrap();
     ru.max_unavailable.as_mut().unwrap().int_val = None;
     ru.max_surge.as_mut().unwrap().str_val = None;
-    let c = &mut spec
-        .template
-        .as_mut()
-        .unwrap()
-        .spec
-        .as_mut()
-        .unwrap()
-        .containers[0];
+    let c = &mut spec.template.as_mut().unwrap().spec.as_mut().unwrap().containers[0];
     let probe = c.liveness_probe.as_mut().unwrap().handler.as_mut().unwrap();
-    probe
-        .http_get
-        .as_mut()
-        .unwrap()
-        .port
-        .as_mut()
-        .unwrap()
-        .int_val = None;
-    let probe = c
-        .readiness_probe
-        .as_mut()
-        .unwrap()
-        .handler
-        .as_mut()
-        .unwrap();
-    probe
-        .tcp_socket
-        .as_mut()
-        .unwrap()
-        .port
-        .as_mut()
-        .unwrap()
-        .str_val = None;
+    probe.http_get.as_mut().unwrap().port.as_mut().unwrap().int_val = None;
+    let probe = c.readiness_probe.as_mut().unwrap().handler.as_mut().unwrap();
+    probe.tcp_socket.as_mut().unwrap().port.as_mut().unwrap().str_val = None;
     d
 }
 
@@ -759,18 +611,10 @@ fn table_is_consistent() {
                 assert!(usize::from(id) < descriptors::MESSAGES.len(), "{}", m.name);
             }
         }
-        assert!(
-            m.fields.windows(2).all(|w| w[0].tag < w[1].tag),
-            "{}",
-            m.name
-        );
+        assert!(m.fields.windows(2).all(|w| w[0].tag < w[1].tag), "{}", m.name);
     }
-    assert!(descriptors::MESSAGES
-        .windows(2)
-        .all(|w| w[0].name < w[1].name));
-    assert!(descriptors::KINDS
-        .windows(2)
-        .all(|w| (w[0].0, w[0].1) < (w[1].0, w[1].1)));
+    assert!(descriptors::MESSAGES.windows(2).all(|w| w[0].name < w[1].name));
+    assert!(descriptors::KINDS.windows(2).all(|w| (w[0].0, w[0].1) < (w[1].0, w[1].1)));
     // Every group the brief names resolves for a typical kind.
     for (gv, kind) in [
         ("v1", "Pod"),
@@ -787,10 +631,7 @@ fn table_is_consistent() {
         ("events.k8s.io/v1", "Event"),
         ("node.k8s.io/v1", "RuntimeClass"),
         ("certificates.k8s.io/v1", "CertificateSigningRequest"),
-        (
-            "admissionregistration.k8s.io/v1",
-            "ValidatingWebhookConfiguration",
-        ),
+        ("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration"),
         ("authorization.k8s.io/v1", "SelfSubjectAccessReview"),
         ("apiextensions.k8s.io/v1", "CustomResourceDefinition"),
         ("v1", "PodList"),

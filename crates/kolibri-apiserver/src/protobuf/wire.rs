@@ -97,9 +97,7 @@ impl<'a> Reader<'a> {
                 }
                 self.skip_depth(t, w, depth + 1)?;
             },
-            _ => Err(ProtobufError::Malformed(format!(
-                "field {tag}: unexpected wire type {wire}"
-            ))),
+            _ => Err(ProtobufError::Malformed(format!("field {tag}: unexpected wire type {wire}"))),
         }
     }
 }

@@ -22,10 +22,7 @@ pub(super) struct Retention {
 
 impl Retention {
     pub(super) fn new(keep: Duration) -> Self {
-        Self {
-            keep,
-            samples: Mutex::new(VecDeque::new()),
-        }
+        Self { keep, samples: Mutex::new(VecDeque::new()) }
     }
 
     pub(super) fn record(&self, at: Instant, rev: Revision) {
@@ -44,21 +41,14 @@ impl Retention {
             return Revision::MAX;
         }
         let samples = self.samples.lock().unwrap_or_else(|e| e.into_inner());
-        samples
-            .iter()
-            .take_while(|(at, _)| *at + self.keep <= now)
-            .last()
-            .map_or(0, |(_, rev)| *rev)
+        samples.iter().take_while(|(at, _)| *at + self.keep <= now).last().map_or(0, |(_, rev)| *rev)
     }
 }
 
 /// The revision automatic compaction may compact to now.
 fn target(shared: &Shared, keep_revisions: i64) -> Revision {
     let current = shared.current.load(std::sync::atomic::Ordering::Acquire);
-    shared
-        .retention
-        .horizon(Instant::now())
-        .min(current - keep_revisions)
+    shared.retention.horizon(Instant::now()).min(current - keep_revisions)
 }
 
 /// Raises the compacted revision to `target` and deletes obsolete rows in batches,
@@ -93,8 +83,7 @@ pub(super) async fn run(shared: Weak<Shared>, interval: Duration, keep_revisions
             return;
         }
         // Also finishes a compaction that was interrupted (e.g. by a restart).
-        let target = target(&shared, keep_revisions)
-            .max(shared.compacted.load(std::sync::atomic::Ordering::Acquire));
+        let target = target(&shared, keep_revisions).max(shared.compacted.load(std::sync::atomic::Ordering::Acquire));
         match compact_to(&shared, target).await {
             Ok(()) => {}
             Err(StoreError::Closed) => return,

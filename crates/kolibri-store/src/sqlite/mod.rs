@@ -162,10 +162,7 @@ async fn with_reader<T: Send + 'static>(
         f(&mut conn)
     })
     .await
-    .map_err(|e| StoreError::Database {
-        path: String::new(),
-        message: format!("read task failed: {e}"),
-    })?
+    .map_err(|e| StoreError::Database { path: String::new(), message: format!("read task failed: {e}") })?
 }
 
 /// The SQLite implementation of [`Store`].
@@ -191,14 +188,7 @@ fn load(path: &Path, opts: &SqliteOptions) -> rusqlite::Result<Loaded> {
     let index = schema::load_index(&writer, current)?;
     let compacted = schema::meta_get(&writer, schema::META_COMPACT_REV)?;
     let compact_done = schema::meta_get(&writer, schema::META_COMPACT_DONE)?;
-    Ok(Loaded {
-        writer,
-        reader,
-        index,
-        current,
-        compacted,
-        compact_done,
-    })
+    Ok(Loaded { writer, reader, index, current, compacted, compact_done })
 }
 
 impl SqliteStore {
@@ -232,10 +222,7 @@ impl SqliteStore {
         );
         let shared = Arc::new(Shared {
             path: display,
-            state: RwLock::new(State {
-                index: loaded.index,
-                current: loaded.current,
-            }),
+            state: RwLock::new(State { index: loaded.index, current: loaded.current }),
             current: AtomicI64::new(loaded.current),
             compacted: AtomicI64::new(loaded.compacted),
             closed: AtomicBool::new(false),
@@ -252,11 +239,7 @@ impl SqliteStore {
             loaded.current,
             loaded.compact_done,
             options.compact_batch,
-            if options.auto_compact {
-                options.compact_every_writes
-            } else {
-                0
-            },
+            if options.auto_compact { options.compact_every_writes } else { 0 },
         );
         let writer = std::thread::Builder::new()
             .name("kolibri-store-writer".into())
@@ -269,21 +252,15 @@ impl SqliteStore {
                 options.keep_revisions.max(0),
             ))
         });
-        Ok(Arc::new(Self {
-            shared,
-            writer: Mutex::new(Some(writer)),
-            compactor: Mutex::new(compactor),
-        }))
+        Ok(Arc::new(Self { shared, writer: Mutex::new(Some(writer)), compactor: Mutex::new(compactor) }))
     }
 
     /// Sizes and counters (reads the file sizes and counts the log rows).
     pub async fn stats(&self) -> Result<StoreStats, StoreError> {
         self.check_open()?;
-        let rows = with_reader(&self.shared, |conn| {
-            schema::row_count(conn).map_err(read_err)
-        })
-        .await
-        .map_err(|e| self.fix_path(e))?;
+        let rows = with_reader(&self.shared, |conn| schema::row_count(conn).map_err(read_err))
+            .await
+            .map_err(|e| self.fix_path(e))?;
         let size = |p: String| std::fs::metadata(p).map_or(0, |m| m.len());
         let s = &self.shared;
         Ok(StoreStats {
@@ -317,33 +294,17 @@ impl SqliteStore {
     fn list_memory(&self, prefix: &str, opts: &ListOptions) -> ListResult {
         let state = self.shared.read_state();
         let range = match opts.start_after.as_deref() {
-            Some(s) if s >= prefix => state
-                .index
-                .range::<str, _>((Bound::Excluded(s), Bound::Unbounded)),
-            _ => state
-                .index
-                .range::<str, _>((Bound::Included(prefix), Bound::Unbounded)),
+            Some(s) if s >= prefix => state.index.range::<str, _>((Bound::Excluded(s), Bound::Unbounded)),
+            _ => state.index.range::<str, _>((Bound::Included(prefix), Bound::Unbounded)),
         };
-        let mut keys = range
-            .take_while(|(k, _)| k.starts_with(prefix))
-            .map(|(_, kv)| kv);
+        let mut keys = range.take_while(|(k, _)| k.starts_with(prefix)).map(|(_, kv)| kv);
         let limit = opts.limit.filter(|l| *l > 0).unwrap_or(usize::MAX);
         let items: Vec<KeyValue> = keys.by_ref().take(limit).cloned().collect();
         let remaining = keys.count() as u64;
-        ListResult {
-            items,
-            revision: state.current,
-            more: remaining > 0,
-            remaining: Some(remaining),
-        }
+        ListResult { items, revision: state.current, more: remaining > 0, remaining: Some(remaining) }
     }
 
-    async fn list_at(
-        &self,
-        prefix: &str,
-        opts: &ListOptions,
-        revision: Revision,
-    ) -> Result<ListResult, StoreError> {
+    async fn list_at(&self, prefix: &str, opts: &ListOptions, revision: Revision) -> Result<ListResult, StoreError> {
         let (prefix_owned, start_after) = (prefix.to_owned(), opts.start_after.clone());
         let mut items = with_reader(&self.shared, move |conn| {
             let tx = conn.transaction().map_err(read_err)?;
@@ -356,12 +317,7 @@ impl SqliteStore {
         let limit = opts.limit.filter(|l| *l > 0).unwrap_or(usize::MAX);
         let remaining = items.len().saturating_sub(limit) as u64;
         items.truncate(limit);
-        Ok(ListResult {
-            items,
-            revision,
-            more: remaining > 0,
-            remaining: Some(remaining),
-        })
+        Ok(ListResult { items, revision, more: remaining > 0, remaining: Some(remaining) })
     }
 
     /// Completes a watch whose start lies before the in-memory history.
@@ -411,19 +367,13 @@ impl SqliteStore {
 
 /// Errors of the read connection; [`SqliteStore::fix_path`] adds the file name.
 fn read_err(e: rusqlite::Error) -> StoreError {
-    StoreError::Database {
-        path: String::new(),
-        message: e.to_string(),
-    }
+    StoreError::Database { path: String::new(), message: e.to_string() }
 }
 
 fn check_compacted(conn: &Connection, revision: Revision) -> Result<(), StoreError> {
     let compacted = schema::meta_get(conn, schema::META_COMPACT_REV).map_err(read_err)?;
     if revision < compacted {
-        return Err(StoreError::Compacted {
-            requested: revision,
-            compacted,
-        });
+        return Err(StoreError::Compacted { requested: revision, compacted });
     }
     Ok(())
 }
@@ -431,33 +381,15 @@ fn check_compacted(conn: &Connection, revision: Revision) -> Result<(), StoreErr
 #[async_trait]
 impl Store for SqliteStore {
     async fn create(&self, key: &str, value: Bytes) -> Result<KeyValue, StoreError> {
-        self.write(Op::Create {
-            key: key.to_owned(),
-            value,
-        })
-        .await
+        self.write(Op::Create { key: key.to_owned(), value }).await
     }
 
-    async fn update(
-        &self,
-        key: &str,
-        value: Bytes,
-        expected: Revision,
-    ) -> Result<KeyValue, StoreError> {
-        self.write(Op::Update {
-            key: key.to_owned(),
-            value,
-            expected,
-        })
-        .await
+    async fn update(&self, key: &str, value: Bytes, expected: Revision) -> Result<KeyValue, StoreError> {
+        self.write(Op::Update { key: key.to_owned(), value, expected }).await
     }
 
     async fn delete(&self, key: &str, expected: Option<Revision>) -> Result<KeyValue, StoreError> {
-        self.write(Op::Delete {
-            key: key.to_owned(),
-            expected,
-        })
-        .await
+        self.write(Op::Delete { key: key.to_owned(), expected }).await
     }
 
     async fn get(&self, key: &str) -> Result<Option<KeyValue>, StoreError> {
@@ -471,25 +403,17 @@ impl Store for SqliteStore {
         let current = self.shared.current.load(Ordering::Acquire);
         match opts.revision.filter(|r| *r > 0) {
             None => Ok(self.list_memory(prefix, &opts)),
-            Some(r) if r > current => Err(StoreError::FutureRevision {
-                requested: r,
-                current,
-            }),
+            Some(r) if r > current => Err(StoreError::FutureRevision { requested: r, current }),
             Some(r) => {
                 let compacted = self.shared.compacted.load(Ordering::Acquire);
                 if r < compacted {
-                    return Err(StoreError::Compacted {
-                        requested: r,
-                        compacted,
-                    });
+                    return Err(StoreError::Compacted { requested: r, compacted });
                 }
                 let mem = self.list_memory(prefix, &opts);
                 if mem.revision == r {
                     return Ok(mem);
                 }
-                self.list_at(prefix, &opts, r)
-                    .await
-                    .map_err(|e| self.fix_path(e))
+                self.list_at(prefix, &opts, r).await.map_err(|e| self.fix_path(e))
             }
         }
     }
@@ -509,21 +433,13 @@ impl Store for SqliteStore {
         self.check_open()?;
         let compacted = self.shared.compacted.load(Ordering::Acquire);
         if after < compacted {
-            return Err(StoreError::Compacted {
-                requested: after,
-                compacted,
-            });
+            return Err(StoreError::Compacted { requested: after, compacted });
         }
         match self.shared.hub.subscribe(prefix, after)? {
             Subscription::Ready(watch) => Ok(watch),
-            Subscription::NeedsLog {
-                floor,
-                history,
-                live,
-            } => self
-                .watch_from_log(prefix, after, floor, history, live)
-                .await
-                .map_err(|e| self.fix_path(e)),
+            Subscription::NeedsLog { floor, history, live } => {
+                self.watch_from_log(prefix, after, floor, history, live).await.map_err(|e| self.fix_path(e))
+            }
         }
     }
 
@@ -539,20 +455,13 @@ impl Store for SqliteStore {
         self.check_open()?;
         let current = self.current_revision();
         if revision > current {
-            return Err(StoreError::FutureRevision {
-                requested: revision,
-                current,
-            });
+            return Err(StoreError::FutureRevision { requested: revision, current });
         }
         compactor::compact_to(&self.shared, revision).await
     }
 
     async fn close(&self) {
-        let compactor = self
-            .compactor
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
+        let compactor = self.compactor.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(task) = compactor {
             task.abort();
         }
@@ -573,9 +482,7 @@ impl SqliteStore {
     /// Read-connection errors carry no path; name the database file.
     fn fix_path(&self, e: StoreError) -> StoreError {
         match e {
-            StoreError::Database { path, message } if path.is_empty() => {
-                self.shared.db_err(message)
-            }
+            StoreError::Database { path, message } if path.is_empty() => self.shared.db_err(message),
             other => other,
         }
     }
@@ -589,12 +496,7 @@ impl Drop for SqliteStore {
             let _ = self.shared.requests.send(Request::Shutdown);
             self.shared.hub.close();
         }
-        if let Some(task) = self
-            .compactor
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        {
+        if let Some(task) = self.compactor.lock().unwrap_or_else(|e| e.into_inner()).take() {
             task.abort();
         }
     }

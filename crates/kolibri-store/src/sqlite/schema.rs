@@ -39,19 +39,14 @@ pub(super) const META_COMPACT_DONE: &str = "compact_done";
 
 /// Maps a SQLite error to a [`StoreError::Database`] naming the file.
 pub(super) fn db_err(path: &str, e: impl std::fmt::Display) -> StoreError {
-    StoreError::Database {
-        path: path.to_owned(),
-        message: e.to_string(),
-    }
+    StoreError::Database { path: path.to_owned(), message: e.to_string() }
 }
 
 /// Opens the writer connection, creating file and schema when missing.
 pub(super) fn open_writer(path: &Path, journal_size_limit: u64) -> rusqlite::Result<Connection> {
     let conn = Connection::open_with_flags(
         path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     // auto_vacuum only takes effect before the first table exists; later it is a no-op.
     conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL;")?;
@@ -75,19 +70,13 @@ pub(super) fn open_writer(path: &Path, journal_size_limit: u64) -> rusqlite::Res
 
 /// Opens a read-only connection for old-revision reads and log replays.
 pub(super) fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
     conn.execute_batch("PRAGMA busy_timeout = 5000;")?;
     Ok(conn)
 }
 
 pub(super) fn meta_get(conn: &Connection, key: &str) -> rusqlite::Result<Revision> {
-    Ok(conn
-        .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
-        .optional()?
-        .unwrap_or(0))
+    Ok(conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional()?.unwrap_or(0))
 }
 
 pub(super) fn meta_set(tx: &Transaction<'_>, key: &str, value: Revision) -> rusqlite::Result<()> {
@@ -100,13 +89,8 @@ pub(super) fn meta_set(tx: &Transaction<'_>, key: &str, value: Revision) -> rusq
 
 /// The newest revision ever assigned (rows may have been compacted away since).
 pub(super) fn current_revision(conn: &Connection) -> rusqlite::Result<Revision> {
-    let seq: Option<Revision> = conn
-        .query_row(
-            "SELECT seq FROM sqlite_sequence WHERE name = 'log'",
-            [],
-            |r| r.get(0),
-        )
-        .optional()?;
+    let seq: Option<Revision> =
+        conn.query_row("SELECT seq FROM sqlite_sequence WHERE name = 'log'", [], |r| r.get(0)).optional()?;
     let max: Option<Revision> = conn.query_row("SELECT MAX(id) FROM log", [], |r| r.get(0))?;
     Ok(seq.unwrap_or(0).max(max.unwrap_or(0)))
 }
@@ -142,10 +126,7 @@ fn live_rows(
 }
 
 /// Loads the newest value of every live key (the in-memory index).
-pub(super) fn load_index(
-    conn: &Connection,
-    revision: Revision,
-) -> rusqlite::Result<BTreeMap<String, KeyValue>> {
+pub(super) fn load_index(conn: &Connection, revision: Revision) -> rusqlite::Result<BTreeMap<String, KeyValue>> {
     let mut index = BTreeMap::new();
     live_rows(conn, "", revision, |kv| {
         index.insert(kv.key.clone(), kv);

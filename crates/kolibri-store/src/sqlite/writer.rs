@@ -26,19 +26,9 @@ const MAX_BATCH: usize = 4096;
 const SAMPLE_EVERY: Duration = Duration::from_secs(1);
 
 pub(super) enum Op {
-    Create {
-        key: String,
-        value: Bytes,
-    },
-    Update {
-        key: String,
-        value: Bytes,
-        expected: Revision,
-    },
-    Delete {
-        key: String,
-        expected: Option<Revision>,
-    },
+    Create { key: String, value: Bytes },
+    Update { key: String, value: Bytes, expected: Revision },
+    Delete { key: String, expected: Option<Revision> },
 }
 
 impl Op {
@@ -196,19 +186,11 @@ impl Writer {
             }
             self.shared.current.store(next, Ordering::Release);
             self.shared.hub.publish(&events);
-            self.shared
-                .stats
-                .transactions
-                .fetch_add(1, Ordering::Relaxed);
-            self.shared
-                .stats
-                .writes
-                .fetch_add(written, Ordering::Relaxed);
+            self.shared.stats.transactions.fetch_add(1, Ordering::Relaxed);
+            self.shared.stats.writes.fetch_add(written, Ordering::Relaxed);
             self.record_sample();
             self.writes_since_compact += written;
-            if self.compact_every_writes > 0
-                && self.writes_since_compact >= self.compact_every_writes
-            {
+            if self.compact_every_writes > 0 && self.writes_since_compact >= self.compact_every_writes {
                 self.writes_since_compact = 0;
                 self.shared.compact_wakeup.notify_one();
             }
@@ -220,10 +202,7 @@ impl Writer {
 
     fn record_sample(&mut self) {
         let now = Instant::now();
-        if self
-            .last_sample
-            .is_some_and(|t| now.duration_since(t) < SAMPLE_EVERY)
-        {
+        if self.last_sample.is_some_and(|t| now.duration_since(t) < SAMPLE_EVERY) {
             return;
         }
         self.last_sample = Some(now);
@@ -232,8 +211,7 @@ impl Writer {
 
     fn compact_step(&mut self, target: Revision) -> Result<bool, StoreError> {
         let path = self.shared.path.clone();
-        self.compact_step_inner(target)
-            .map_err(|e| schema::db_err(&path, e))
+        self.compact_step_inner(target).map_err(|e| schema::db_err(&path, e))
     }
 
     fn compact_step_inner(&mut self, target: Revision) -> rusqlite::Result<bool> {
@@ -261,10 +239,7 @@ impl Writer {
             params![lo, hi],
         )?;
         // ...and deletion markers at or below it: the key no longer exists there.
-        tx.execute(
-            "DELETE FROM log WHERE id > ?1 AND id <= ?2 AND deleted = 1",
-            params![lo, hi],
-        )?;
+        tx.execute("DELETE FROM log WHERE id > ?1 AND id <= ?2 AND deleted = 1", params![lo, hi])?;
         schema::meta_set(&tx, META_COMPACT_DONE, hi)?;
         tx.commit()?;
         self.compact_done = hi;
@@ -272,11 +247,9 @@ impl Writer {
             return Ok(false);
         }
         // Give the space back: truncate the WAL and release freed pages.
-        self.conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         self.conn.execute_batch("PRAGMA incremental_vacuum;")?;
-        self.conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         Ok(true)
     }
 }
@@ -300,16 +273,7 @@ fn apply(
             "INSERT INTO log (id, name, created, deleted, create_revision, prev_revision, lease, value, old_value)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?8)",
         )?;
-        stmt.execute(params![
-            rev,
-            key,
-            created,
-            deleted,
-            create_rev,
-            prev_rev,
-            &value[..],
-            old.map(|v| &v[..])
-        ])
+        stmt.execute(params![rev, key, created, deleted, create_rev, prev_rev, &value[..], old.map(|v| &v[..])])
     };
     let db = |e: rusqlite::Error| schema::db_err(path, e);
 
@@ -325,55 +289,20 @@ fn apply(
                 .and_then(|mut s| s.query_row([&key], |r| r.get(0)).optional())
                 .map_err(db)?;
             insert(&key, true, false, rev, prev.unwrap_or(0), &value, None).map_err(db)?;
-            let kv = KeyValue {
-                key,
-                value,
-                create_revision: rev,
-                mod_revision: rev,
-            };
-            let event = Event {
-                event_type: EventType::Created,
-                kv: kv.clone(),
-                prev_value: None,
-            };
+            let kv = KeyValue { key, value, create_revision: rev, mod_revision: rev };
+            let event = Event { event_type: EventType::Created, kv: kv.clone(), prev_value: None };
             Ok((kv, event))
         }
-        Op::Update {
-            key,
-            value,
-            expected,
-        } => {
+        Op::Update { key, value, expected } => {
             let Some(cur) = current else {
                 return Err(StoreError::NotFound(key));
             };
             if cur.mod_revision != expected {
-                return Err(StoreError::Conflict {
-                    key,
-                    expected,
-                    found: cur.mod_revision,
-                });
+                return Err(StoreError::Conflict { key, expected, found: cur.mod_revision });
             }
-            insert(
-                &key,
-                false,
-                false,
-                cur.create_revision,
-                cur.mod_revision,
-                &value,
-                Some(&cur.value),
-            )
-            .map_err(db)?;
-            let kv = KeyValue {
-                key,
-                value,
-                create_revision: cur.create_revision,
-                mod_revision: rev,
-            };
-            let event = Event {
-                event_type: EventType::Updated,
-                kv: kv.clone(),
-                prev_value: Some(cur.value),
-            };
+            insert(&key, false, false, cur.create_revision, cur.mod_revision, &value, Some(&cur.value)).map_err(db)?;
+            let kv = KeyValue { key, value, create_revision: cur.create_revision, mod_revision: rev };
+            let event = Event { event_type: EventType::Updated, kv: kv.clone(), prev_value: Some(cur.value) };
             Ok((kv, event))
         }
         Op::Delete { key, expected } => {
@@ -381,33 +310,13 @@ fn apply(
                 return Err(StoreError::NotFound(key));
             };
             if let Some(expected) = expected.filter(|e| *e != cur.mod_revision) {
-                return Err(StoreError::Conflict {
-                    key,
-                    expected,
-                    found: cur.mod_revision,
-                });
+                return Err(StoreError::Conflict { key, expected, found: cur.mod_revision });
             }
-            insert(
-                &key,
-                false,
-                true,
-                cur.create_revision,
-                cur.mod_revision,
-                &cur.value,
-                Some(&cur.value),
-            )
-            .map_err(db)?;
-            let kv = KeyValue {
-                key,
-                value: cur.value.clone(),
-                create_revision: cur.create_revision,
-                mod_revision: rev,
-            };
-            let event = Event {
-                event_type: EventType::Deleted,
-                kv: kv.clone(),
-                prev_value: Some(cur.value),
-            };
+            insert(&key, false, true, cur.create_revision, cur.mod_revision, &cur.value, Some(&cur.value))
+                .map_err(db)?;
+            let kv =
+                KeyValue { key, value: cur.value.clone(), create_revision: cur.create_revision, mod_revision: rev };
+            let event = Event { event_type: EventType::Deleted, kv: kv.clone(), prev_value: Some(cur.value) };
             Ok((kv, event))
         }
     }

@@ -57,6 +57,7 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
         .with_env_filter(tracing_subscriber::EnvFilter::try_new(&args.log).unwrap_or_else(|_| "info".into()))
         .with_target(false)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -81,6 +82,8 @@ async fn serve(args: ServerArgs, started: Instant) -> anyhow::Result<()> {
         retention: Duration::from_secs(args.datastore_retention),
         compact_interval: Duration::from_secs(args.datastore_compact_interval.max(1)),
         keep_revisions: args.datastore_keep_revisions.max(0),
+        // Older history is replayed from the database; memory stays bounded under churn.
+        history_max_bytes: 32 << 20,
         ..Default::default()
     };
     let store: Arc<dyn Store> = kolibri_store::SqliteStore::open(&store_path, store_options)

@@ -120,7 +120,12 @@ impl Server {
         cmd.arg("--kubeconfig")
             .arg(&self.kubeconfig)
             .arg("--cache-dir")
-            .arg(self.dir.path().join(format!("kubectl-cache-{}", Path::new(bin).file_name().and_then(|f| f.to_str()).unwrap_or("k"))))
+            .arg(
+                self.dir.path().join(format!(
+                    "kubectl-cache-{}",
+                    Path::new(bin).file_name().and_then(|f| f.to_str()).unwrap_or("k")
+                )),
+            )
             .args(args)
             .env_remove("KUBECONFIG")
             .env("HOME", self.dir.path());
