@@ -295,7 +295,6 @@ fn create_from_list_files() {
 /// With the default `--validate=strict`, kubectl validates a `kind: List` document against the
 /// OpenAPI v2 schema (`GET /openapi/v2`, protobuf), not v3 (query_param_verifier_v3 refuses List).
 #[test]
-#[ignore = "server bug: /openapi/v2 is not served (404), so kubectl cannot validate a List"]
 fn create_list_with_default_validation() {
     let server = start_server();
     for (bin, v) in BINS {

@@ -82,12 +82,7 @@ pub async fn binding(server: &Arc<ApiServer>, ctx: &Ctx) -> ApiResult<Response<B
     let name = ctx.name().to_string();
     let key = keys::object(def, ctx.namespace(), &name);
     for _ in 0..32 {
-        let kv = server
-            .store
-            .get(&key)
-            .await
-            .map_err(ApiError::internal)?
-            .ok_or_else(|| ApiError::not_found("", "pods", &name))?;
+        let kv = super::read_current(server, def, &key, &name).await?;
         let mut pod: Value = serde_json::from_slice(&kv.value).map_err(ApiError::internal)?;
         if meta::is_deleting(&pod) {
             return Err(ApiError::conflict("", "pods", &name, "pod is being deleted, cannot be assigned to a host"));

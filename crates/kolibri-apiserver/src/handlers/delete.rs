@@ -104,12 +104,7 @@ async fn delete_one(
     let def = &ctx.def;
     let key = keys::object(def, namespace, name);
     for _ in 0..32 {
-        let kv = server
-            .store
-            .get(&key)
-            .await
-            .map_err(ApiError::internal)?
-            .ok_or_else(|| ApiError::not_found(&def.group, &def.plural, name))?;
+        let kv = super::read_current(server, def, &key, name).await?;
         let obj = encoding::decode_stored(&kv.value, kv.mod_revision).map_err(ApiError::internal)?;
         if let Some(uid) = &opts.uid {
             let actual = meta::meta_str(&obj, "uid").unwrap_or_default();

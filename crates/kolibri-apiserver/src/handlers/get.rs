@@ -8,18 +8,13 @@ use super::Ctx;
 use crate::encoding;
 use crate::keys;
 use crate::response::Body;
-use crate::status::{ApiError, ApiResult};
+use crate::status::ApiResult;
 use crate::ApiServer;
 
 pub async fn get(server: &Arc<ApiServer>, ctx: &Ctx) -> ApiResult<Response<Body>> {
     let def = &ctx.def;
     let key = keys::object(def, ctx.namespace(), ctx.name());
-    let kv = server
-        .store
-        .get(&key)
-        .await
-        .map_err(ApiError::internal)?
-        .ok_or_else(|| ApiError::not_found(&def.group, &def.plural, ctx.name()))?;
+    let kv = super::read_current(server, def, &key, ctx.name()).await?;
     let wire = encoding::with_resource_version(&kv.value, kv.mod_revision);
     super::object_response(ctx, StatusCode::OK, wire)
 }

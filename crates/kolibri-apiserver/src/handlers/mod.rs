@@ -256,6 +256,21 @@ pub(crate) fn object_response(ctx: &Ctx, code: StatusCode, wire: Bytes) -> ApiRe
     }
 }
 
+/// The stored object at `key`, or 404 naming it as upstream does.
+pub(crate) async fn read_current(
+    server: &ApiServer,
+    def: &ResourceDef,
+    key: &str,
+    name: &str,
+) -> ApiResult<kolibri_store::KeyValue> {
+    server
+        .store
+        .get(key)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::not_found(&def.group, &def.plural, name))
+}
+
 /// Runs the create pipeline (without HTTP) for objects the server makes itself.
 pub(crate) fn prepare_create_internal(server: &Arc<ApiServer>, def: &ResourceDef, obj: Value) -> ApiResult<Value> {
     let (mut obj, _) = def.strategy.normalize(obj).map_err(|e| ApiError::bad_request(e.to_string()))?;

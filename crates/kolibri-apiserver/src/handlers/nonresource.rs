@@ -52,9 +52,32 @@ pub async fn serve(
             }
             Ok(resp)
         }
+        "/openapi/v2" | "/swagger.json" => Ok(openapi_v2()),
         "/metrics" => Ok(metrics(server)),
         _ => Err(ApiError::not_found_path()),
     }
+}
+
+/// A Swagger 2.0 document without definitions, in the protobuf form kubectl reads.
+///
+/// kubectl asks OpenAPI v2 only to validate a `kind: List` on the client side, and it
+/// skips kinds the document does not define; the items of the List are then validated
+/// by the server (`fieldValidation`), whose schemas are in the OpenAPI v3 documents.
+fn openapi_v2() -> Response<Body> {
+    fn field(tag: u8, bytes: &[u8]) -> Vec<u8> {
+        // Length-delimited field; every length here is below 128, one varint byte.
+        let mut out = vec![(tag << 3) | 2, bytes.len() as u8];
+        out.extend_from_slice(bytes);
+        out
+    }
+    let info = [field(1, b"Kubernetes"), field(2, b"v1.33.0")].concat();
+    let document = [field(1, b"2.0"), field(2, &info)].concat();
+    let mut resp = response::text(StatusCode::OK, document);
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/com.github.proto-openapi.spec.v2.v1.0+protobuf"),
+    );
+    resp
 }
 
 fn version(server: &ApiServer) -> serde_json::Value {

@@ -70,12 +70,7 @@ fn selector_string(selector: &Value) -> String {
 pub async fn get(server: &Arc<ApiServer>, ctx: &Ctx) -> ApiResult<Response<Body>> {
     let def = &ctx.def;
     let key = keys::object(def, ctx.namespace(), ctx.name());
-    let kv = server
-        .store
-        .get(&key)
-        .await
-        .map_err(ApiError::internal)?
-        .ok_or_else(|| ApiError::not_found(&def.group, &def.plural, ctx.name()))?;
+    let kv = super::read_current(server, def, &key, ctx.name()).await?;
     let obj = encoding::decode_stored(&kv.value, kv.mod_revision).map_err(ApiError::internal)?;
     Ok(crate::response::json_value(StatusCode::OK, &scale_of(&obj)))
 }

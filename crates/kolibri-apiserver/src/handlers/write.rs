@@ -185,12 +185,7 @@ where
     let key = keys::object(def, ctx.namespace(), &name);
     let dry_run = ctx.query.dry_run()?;
     for _ in 0..MAX_RETRIES {
-        let old_kv = server
-            .store
-            .get(&key)
-            .await
-            .map_err(ApiError::internal)?
-            .ok_or_else(|| ApiError::not_found(&def.group, &def.plural, &name))?;
+        let old_kv = super::read_current(server, def, &key, &name).await?;
         let old = encoding::decode_stored(&old_kv.value, old_kv.mod_revision).map_err(ApiError::internal)?;
         let (mut new, warnings) = make(&old)?;
 
