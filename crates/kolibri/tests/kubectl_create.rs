@@ -311,7 +311,6 @@ fn create_list_with_default_validation() {
 /// Typed commands send protobuf; fields that are zero in the message but `omitempty` in JSON
 /// must not appear in the stored object (upstream decodes into Go structs and omits them).
 #[test]
-#[ignore = "server bug: protobuf bodies keep zero values of omitempty fields (nodePort: 0, healthCheckNodePort: 0, publishNotReadyAddresses: false)"]
 fn protobuf_create_omits_zero_value_fields() {
     let server = start_server();
     for (bin, v) in BINS {

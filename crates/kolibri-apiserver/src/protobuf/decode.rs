@@ -99,6 +99,9 @@ fn decode_fields(msg: &Message, buf: &[u8], out: &mut Map<String, Value>, depth:
                 if field.ty == Ty::String && v.as_str() == Some("") {
                     continue;
                 }
+                if is_omitted_zero(field.json, &v) {
+                    continue;
+                }
                 out.insert(field.json.to_string(), v);
             }
             Label::Inline => {
@@ -312,4 +315,30 @@ fn decimal(v: u64, scale: u64) -> String {
     let width = scale.ilog10() as usize;
     let digits = format!("{frac:0width$}");
     format!("{int}.{}", digits.trim_end_matches('0'))
+}
+
+/// Go writes non-pointer numbers and booleans into protobuf even when zero, but leaves them
+/// out of JSON (`omitempty`). Which fields are pointers is not in the protobuf schema, so
+/// this names the non-pointer ones that typed clients send as zero; for each of them zero
+/// is also the unset meaning, so dropping it never changes what the object says.
+const OMITTED_ZERO_FIELDS: &[&str] = &[
+    "generation",
+    "minReadySeconds",
+    "paused",
+    "hostPort",
+    "stdin",
+    "stdinOnce",
+    "tty",
+    "hostIPC",
+    "hostNetwork",
+    "hostPID",
+    "nodePort",
+    "healthCheckNodePort",
+    "publishNotReadyAddresses",
+    "initialDelaySeconds",
+];
+
+fn is_omitted_zero(json_name: &str, value: &Value) -> bool {
+    let zero = matches!(value, Value::Bool(false)) || value.as_i64() == Some(0);
+    zero && OMITTED_ZERO_FIELDS.contains(&json_name)
 }

@@ -156,7 +156,11 @@ fn deployment() -> apps::Deployment {
                     labels: BTreeMap::from([("app".into(), "web".into())]),
                     ..Default::default()
                 }),
-                spec: Some(core::PodSpec { containers: vec![container], host_ipc: Some(false), ..Default::default() }),
+                spec: Some(core::PodSpec {
+                    containers: vec![container],
+                    host_ipc: Some(false), /* a Go zero value: left out of the JSON */
+                    ..Default::default()
+                }),
             }),
             strategy: Some(apps::DeploymentStrategy {
                 r#type: s("RollingUpdate"),
@@ -187,7 +191,6 @@ fn deployment_json() -> serde_json::Value {
             "template": {
                 "metadata": {"labels": {"app": "web"}},
                 "spec": {
-                    "hostIPC": false,
                     "containers": [{
                         "name": "web",
                         "image": "nginx:1.27",
@@ -576,6 +579,8 @@ fn deployment_without_zero_defaults() -> apps::Deployment {
     probe.http_get.as_mut().unwrap().port.as_mut().unwrap().int_val = None;
     let probe = c.readiness_probe.as_mut().unwrap().handler.as_mut().unwrap();
     probe.tcp_socket.as_mut().unwrap().port.as_mut().unwrap().str_val = None;
+    // A Go zero value the JSON leaves out.
+    spec.template.as_mut().unwrap().spec.as_mut().unwrap().host_ipc = None;
     d
 }
 
