@@ -258,7 +258,6 @@ fn built_in_state() {
 
 /// Server-side tables (`kubectl get` without -o): upstream's printer columns per kind.
 #[test]
-#[ignore = "server bug: tables of built-in kinds have only Name and Age columns"]
 fn get_tables_have_upstream_columns() {
     let server = start_server();
     for (bin, v) in BINS {

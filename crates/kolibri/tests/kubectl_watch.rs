@@ -154,7 +154,6 @@ fn get_watch_prints_events() {
 
 /// `kubectl get -w` with table output: a header with an EVENT column, then one row per event.
 #[test]
-#[ignore = "server bug: tables of built-in kinds have only Name and Age columns"]
 fn get_watch_prints_table_rows() {
     let server = start_server();
     for (bin, v) in BINS {
