@@ -266,6 +266,79 @@ fn printer(group: &str, kind: &str) -> (Vec<Col>, Printer) {
             ],
             print_binding,
         ),
+        ("", "Event") => (
+            vec![
+                col("Last Seen", "string", "The time at which the most recent occurrence of this event was recorded."),
+                col("Type", "string", "Type of this event (Normal, Warning), new types could be added in the future"),
+                col("Reason", "string", "This should be a short, machine understandable string that gives the reason for the transition into the object's current status."),
+                col("Object", "string", "The object that this event is about."),
+                wide("Subobject", "string", "If referring to a piece of an object instead of an entire object, this string should contain a valid JSON/Go field access statement, such as desiredState.manifest.containers[2]. For example, if the object reference is to a container within a pod, this would take on a value like: \"spec.containers{name}\" (where \"name\" refers to the name of the container that triggered the event) or if no container name is specified \"spec.containers[2]\" (container with index 2 in this pod). This syntax is chosen only to have some well-defined way of referencing a part of an object."),
+                wide("Source", "string", "The component reporting this event. Should be a short machine understandable string."),
+                col("Message", "string", "A human-readable description of the status of this operation."),
+                wide("First Seen", "string", "The time at which the event was first recorded. (Time of server receipt is in TypeMeta.)"),
+                wide("Count", "string", "The number of times this event has occurred."),
+                wide("Name", "string", NAME_DESCRIPTION),
+            ],
+            print_event,
+        ),
+        ("", "PersistentVolumeClaim") => (
+            vec![
+                NAME,
+                col("Status", "string", "phase represents the current phase of PersistentVolumeClaim."),
+                col("Volume", "string", "volumeName is the binding reference to the PersistentVolume backing this claim."),
+                col("Capacity", "string", "capacity represents the actual resources of the underlying volume."),
+                col("Access Modes", "string", "accessModes contains the actual access modes the volume backing the PVC has. More info: https://kubernetes.io/docs/concepts/storage/persistent-volumes#access-modes-1"),
+                col("StorageClass", "string", "StorageClass of the pvc"),
+                col("VolumeAttributesClass", "string", "VolumeAttributesClass of the pvc"),
+                AGE,
+                wide("VolumeMode", "string", "volumeMode defines what type of volume is required by the claim. Value of Filesystem is implied when not included in claim spec."),
+            ],
+            print_pvc,
+        ),
+        ("", "PersistentVolume") => (
+            vec![
+                NAME,
+                col("Capacity", "string", "capacity is the description of the persistent volume's resources and capacity. More info: https://kubernetes.io/docs/concepts/storage/persistent-volumes#capacity"),
+                col("Access Modes", "string", "accessModes contains all ways the volume can be mounted. More info: https://kubernetes.io/docs/concepts/storage/persistent-volumes#access-modes"),
+                col("Reclaim Policy", "string", "persistentVolumeReclaimPolicy defines what happens to a persistent volume when released from its claim. Valid options are Retain (default for manually created PersistentVolumes), Delete (default for dynamically provisioned PersistentVolumes), and Recycle (deprecated). Recycle must be supported by the volume plugin underlying this PersistentVolume. More info: https://kubernetes.io/docs/concepts/storage/persistent-volumes#reclaiming"),
+                col("Status", "string", "phase indicates if a volume is available, bound to a claim, or released by a claim. More info: https://kubernetes.io/docs/concepts/storage/persistent-volumes#phase"),
+                col("Claim", "string", "claimRef is part of a bi-directional binding between PersistentVolume and PersistentVolumeClaim. Expected to be non-nil when bound. claim.VolumeName is the authoritative bind between PV and PVC. More info: https://kubernetes.io/docs/concepts/storage/persistent-volumes#binding"),
+                col("StorageClass", "string", "StorageClass of the pv"),
+                col("VolumeAttributesClass", "string", "VolumeAttributesClass of the pv"),
+                col("Reason", "string", "reason is a brief CamelCase string that describes any failure and is meant for machine parsing and tidy display in the CLI."),
+                AGE,
+                wide("VolumeMode", "string", "volumeMode defines if a volume is intended to be used with a formatted filesystem or to remain in raw block state. Value of Filesystem is implied when not included in spec."),
+            ],
+            print_pv,
+        ),
+        ("networking.k8s.io", "Ingress") => (
+            vec![
+                NAME,
+                col("Class", "string", "The name of the IngressClass resource that should be used for additional configuration"),
+                col("Hosts", "string", "Hosts that incoming requests are matched against before the ingress rule"),
+                col("Address", "string", "Address is a list containing ingress points for the load-balancer"),
+                col("Ports", "string", "Ports of TLS configurations that open"),
+                AGE,
+            ],
+            print_ingress,
+        ),
+        ("networking.k8s.io", "IngressClass") => (
+            vec![
+                NAME,
+                col("Controller", "string", "Controller that is responsible for handling this class"),
+                col("Parameters", "string", "A reference to a resource with additional parameters"),
+                AGE,
+            ],
+            print_ingress_class,
+        ),
+        ("networking.k8s.io", "NetworkPolicy") => (
+            vec![
+                NAME,
+                col("Pod-Selector", "string", "podSelector selects the pods to which this NetworkPolicy object applies. The array of rules is applied to any pods selected by this field. An empty selector matches all pods in the policy's namespace. Multiple network policies can select the same set of pods. In this case, the ingress rules for each are combined additively. This field is optional. If it is not specified, it defaults to an empty selector."),
+                AGE,
+            ],
+            print_network_policy,
+        ),
         _ => (vec![NAME, AGE], print_default),
     }
 }
@@ -856,6 +929,177 @@ fn print_endpoints(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
     vec![name(obj), text.into(), age(obj, now)]
 }
 
+/// Upstream's translateTimestampSince, with an absent time treated as zero.
+fn event_since(obj: &Value, ptr: &str, now: DateTime<Utc>) -> Option<String> {
+    parse_time(obj.pointer(ptr)).map(|t| human_duration(now.signed_duration_since(t)))
+}
+
+fn print_event(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
+    let first = event_since(obj, "/firstTimestamp", now).unwrap_or_else(|| since(obj.pointer("/eventTime"), now));
+    let mut last = event_since(obj, "/lastTimestamp", now).unwrap_or_else(|| first.clone());
+    let mut n = int(obj, "/count");
+    if let Some(series) = obj.get("series").filter(|s| s.is_object()) {
+        last = since(series.get("lastObservedTime"), now);
+        n = int(series, "/count");
+    } else if n == 0 {
+        n = 1;
+    }
+    let kind = st(obj, "/involvedObject/kind").to_lowercase();
+    let target = match st(obj, "/involvedObject/name") {
+        "" => kind,
+        name => format!("{kind}/{name}"),
+    };
+    let first_non_empty = |a: &'static str, b: &'static str| {
+        let v = st(obj, a);
+        if v.is_empty() {
+            st(obj, b)
+        } else {
+            v
+        }
+    };
+    let component = first_non_empty("/source/component", "/reportingComponent");
+    let instance = first_non_empty("/source/host", "/reportingInstance");
+    let source = if instance.is_empty() { component.to_string() } else { format!("{component}, {instance}") };
+    vec![
+        last.into(),
+        st(obj, "/type").into(),
+        st(obj, "/reason").into(),
+        target.into(),
+        st(obj, "/involvedObject/fieldPath").into(),
+        source.into(),
+        st(obj, "/message").trim().into(),
+        first.into(),
+        n.into(),
+        name(obj),
+    ]
+}
+
+/// Upstream's GetAccessModesAsString: RWO, ROX, RWX, RWOP in that order, deduplicated.
+fn access_modes(obj: &Value, ptr: &str) -> String {
+    let modes: Vec<&str> = arr(obj, ptr).iter().filter_map(Value::as_str).collect();
+    [("ReadWriteOnce", "RWO"), ("ReadOnlyMany", "ROX"), ("ReadWriteMany", "RWX"), ("ReadWriteOncePod", "RWOP")]
+        .iter()
+        .filter(|(m, _)| modes.contains(m))
+        .map(|(_, short)| *short)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Storage class of a PV or PVC: the beta annotation wins over spec.storageClassName.
+fn storage_class(obj: &Value) -> String {
+    let ann = obj.pointer("/metadata/annotations/volume.beta.kubernetes.io~1storage-class").and_then(Value::as_str);
+    ann.unwrap_or_else(|| st(obj, "/spec/storageClassName")).to_string()
+}
+
+fn unset(obj: &Value, ptr: &str) -> String {
+    obj.pointer(ptr).and_then(Value::as_str).unwrap_or("<unset>").to_string()
+}
+
+fn phase_or_terminating(obj: &Value) -> &str {
+    if obj.pointer("/metadata/deletionTimestamp").is_some_and(|t| !t.is_null()) {
+        "Terminating"
+    } else {
+        st(obj, "/status/phase")
+    }
+}
+
+fn print_pvc(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
+    let volume = st(obj, "/spec/volumeName");
+    let (capacity, modes) = if volume.is_empty() {
+        (String::new(), String::new())
+    } else {
+        (st(obj, "/status/capacity/storage").to_string(), access_modes(obj, "/status/accessModes"))
+    };
+    vec![
+        name(obj),
+        phase_or_terminating(obj).into(),
+        volume.into(),
+        capacity.into(),
+        modes.into(),
+        storage_class(obj).into(),
+        unset(obj, "/spec/volumeAttributesClassName").into(),
+        age(obj, now),
+        unset(obj, "/spec/volumeMode").into(),
+    ]
+}
+
+fn print_pv(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
+    let claim = match obj.pointer("/spec/claimRef").filter(|c| c.is_object()) {
+        Some(c) => format!("{}/{}", st(c, "/namespace"), st(c, "/name")),
+        None => String::new(),
+    };
+    vec![
+        name(obj),
+        st(obj, "/spec/capacity/storage").into(),
+        access_modes(obj, "/spec/accessModes").into(),
+        st(obj, "/spec/persistentVolumeReclaimPolicy").into(),
+        phase_or_terminating(obj).into(),
+        claim.into(),
+        storage_class(obj).into(),
+        unset(obj, "/spec/volumeAttributesClassName").into(),
+        st(obj, "/status/reason").into(),
+        age(obj, now),
+        unset(obj, "/spec/volumeMode").into(),
+    ]
+}
+
+/// Upstream's formatHosts: up to 3 non-empty hosts, "*" when none.
+fn ingress_hosts(obj: &Value) -> String {
+    const MAX: usize = 3;
+    let rules = arr(obj, "/spec/rules");
+    let mut list: Vec<&str> = Vec::new();
+    let mut more = false;
+    for r in rules {
+        if list.len() == MAX {
+            more = true;
+        }
+        let host = st(r, "/host");
+        if !more && !host.is_empty() {
+            list.push(host);
+        }
+    }
+    if list.is_empty() {
+        return "*".into();
+    }
+    let text = list.join(",");
+    if more {
+        format!("{text} + {} more...", rules.len().saturating_sub(MAX))
+    } else {
+        text
+    }
+}
+
+fn print_ingress(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
+    let class = obj.pointer("/spec/ingressClassName").and_then(Value::as_str).unwrap_or(NONE);
+    let mut addrs: Vec<&str> = arr(obj, "/status/loadBalancer/ingress")
+        .iter()
+        .map(|i| if st(i, "/ip").is_empty() { st(i, "/hostname") } else { st(i, "/ip") })
+        .filter(|a| !a.is_empty())
+        .collect();
+    addrs.sort_unstable();
+    addrs.dedup();
+    let ports = if arr(obj, "/spec/tls").is_empty() { "80" } else { "80, 443" };
+    vec![name(obj), class.into(), ingress_hosts(obj).into(), addrs.join(",").into(), ports.into(), age(obj, now)]
+}
+
+fn print_ingress_class(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
+    let parameters = match obj.pointer("/spec/parameters").filter(|p| p.is_object()) {
+        Some(p) => {
+            let kind = match p.get("apiGroup").and_then(Value::as_str) {
+                Some(g) => format!("{g}/{}", st(p, "/kind")),
+                None => st(p, "/kind").to_string(),
+            };
+            format!("{kind}/{}", st(p, "/name"))
+        }
+        None => NONE.into(),
+    };
+    vec![name(obj), st(obj, "/spec/controller").into(), parameters.into(), age(obj, now)]
+}
+
+fn print_network_policy(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
+    vec![name(obj), or_none(&format_selector(obj.pointer("/spec/podSelector"))).into(), age(obj, now)]
+}
+
 /// An object reduced to its metadata.
 pub fn partial_metadata(obj: &Value) -> Value {
     json!({
@@ -999,11 +1243,17 @@ mod printer_tests {
             ("rbac.authorization.k8s.io", "ClusterRole"),
             ("rbac.authorization.k8s.io", "RoleBinding"),
             ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
+            ("", "Event"),
+            ("", "PersistentVolumeClaim"),
+            ("", "PersistentVolume"),
+            ("networking.k8s.io", "Ingress"),
+            ("networking.k8s.io", "IngressClass"),
+            ("networking.k8s.io", "NetworkPolicy"),
         ];
         let odd = [json!({}), json!(null), json!({"metadata": 5, "spec": "x", "status": []}), json!([1, 2])];
         for (g, k) in kinds {
             let (columns, print) = printer(g, k);
-            assert_eq!(columns[0].name, "Name", "{k}");
+            assert!(columns.iter().any(|c| c.name == "Name"), "{k}");
             for o in &odd {
                 assert_eq!(print(o, now()).len(), columns.len(), "{k} {o}");
             }
@@ -1313,5 +1563,152 @@ mod printer_tests {
         );
         let r = json!({"metadata": {"name": "r", "creationTimestamp": "2024-04-01T10:00:00Z"}});
         assert_eq!(cells("rbac.authorization.k8s.io", "Role", r), [json!("r"), json!("2024-04-01T10:00:00Z")]);
+    }
+
+    #[test]
+    fn events() {
+        assert_eq!(
+            cols("", "Event"),
+            [
+                ("Last Seen", "string", 0),
+                ("Type", "string", 0),
+                ("Reason", "string", 0),
+                ("Object", "string", 0),
+                ("Subobject", "string", 1),
+                ("Source", "string", 1),
+                ("Message", "string", 0),
+                ("First Seen", "string", 1),
+                ("Count", "string", 1),
+                ("Name", "string", 1),
+            ]
+        );
+        let e = json!({"metadata": {"name": "p.1"}, "type": "Normal", "reason": "Pulled", "message": " done \n",
+            "involvedObject": {"kind": "Pod", "name": "p", "fieldPath": "spec.containers{c}"},
+            "source": {"component": "kubelet", "host": "n1"}, "count": 3,
+            "firstTimestamp": "2024-05-01T11:00:00Z", "lastTimestamp": "2024-05-01T11:55:00Z"});
+        assert_eq!(
+            cells("", "Event", e),
+            [
+                json!("5m"),
+                json!("Normal"),
+                json!("Pulled"),
+                json!("pod/p"),
+                json!("spec.containers{c}"),
+                json!("kubelet, n1"),
+                json!("done"),
+                json!("60m"),
+                json!(3),
+                json!("p.1")
+            ]
+        );
+        let e = json!({"metadata": {"name": "x"}, "involvedObject": {"kind": "Node"}, "eventTime": "2024-05-01T11:59:30.000000Z",
+            "reportingComponent": "ctrl", "series": {"count": 7, "lastObservedTime": "2024-05-01T11:59:50.000000Z"}});
+        let c = cells("", "Event", e);
+        assert_eq!(
+            (&c[0], &c[3], &c[5], &c[7], &c[8]),
+            (&json!("10s"), &json!("node"), &json!("ctrl"), &json!("30s"), &json!(7))
+        );
+        let c = cells("", "Event", json!({"metadata": {"name": "y"}}));
+        assert_eq!((&c[0], &c[7], &c[8]), (&json!("<unknown>"), &json!("<unknown>"), &json!(1)));
+    }
+
+    #[test]
+    fn persistent_volumes_and_claims() {
+        let pvc = json!({"metadata": {"name": "data", "annotations": {"volume.beta.kubernetes.io/storage-class": "old"}},
+            "spec": {"volumeName": "pv1", "storageClassName": "local-path", "volumeMode": "Filesystem"},
+            "status": {"phase": "Bound", "capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteMany", "ReadWriteOnce", "ReadWriteOnce", "ReadWriteOncePod"]}});
+        assert_eq!(
+            cells("", "PersistentVolumeClaim", pvc),
+            [
+                json!("data"),
+                json!("Bound"),
+                json!("pv1"),
+                json!("1Gi"),
+                json!("RWO,RWX,RWOP"),
+                json!("old"),
+                json!("<unset>"),
+                json!("<unknown>"),
+                json!("Filesystem")
+            ]
+        );
+        let pending = json!({"metadata": {"name": "p", "deletionTimestamp": "2024-05-01T11:00:00Z"},
+            "spec": {"storageClassName": "fast", "volumeAttributesClassName": "gold"}, "status": {"phase": "Pending", "capacity": {"storage": "1Gi"}}});
+        let c = cells("", "PersistentVolumeClaim", pending);
+        assert_eq!(&c[1..7], [json!("Terminating"), json!(""), json!(""), json!(""), json!("fast"), json!("gold")]);
+        assert_eq!(cols("", "PersistentVolumeClaim")[8], ("VolumeMode", "string", 1));
+        let pv = json!({"metadata": {"name": "pv1"}, "spec": {"capacity": {"storage": "5Gi"}, "accessModes": ["ReadOnlyMany"],
+            "persistentVolumeReclaimPolicy": "Delete", "claimRef": {"namespace": "ns", "name": "data"}, "storageClassName": "local-path",
+            "volumeMode": "Block"}, "status": {"phase": "Bound", "reason": "Why"}});
+        assert_eq!(
+            cells("", "PersistentVolume", pv),
+            [
+                json!("pv1"),
+                json!("5Gi"),
+                json!("ROX"),
+                json!("Delete"),
+                json!("Bound"),
+                json!("ns/data"),
+                json!("local-path"),
+                json!("<unset>"),
+                json!("Why"),
+                json!("<unknown>"),
+                json!("Block")
+            ]
+        );
+        let c = cells("", "PersistentVolume", json!({"metadata": {"name": "pv2"}}));
+        assert_eq!((&c[2], &c[5], &c[10]), (&json!(""), &json!(""), &json!("<unset>")));
+    }
+
+    #[test]
+    fn ingress_and_network_policy() {
+        assert_eq!(
+            cols("networking.k8s.io", "Ingress"),
+            [
+                ("Name", "string", 0),
+                ("Class", "string", 0),
+                ("Hosts", "string", 0),
+                ("Address", "string", 0),
+                ("Ports", "string", 0),
+                ("Age", "string", 0)
+            ]
+        );
+        let ing = json!({"metadata": {"name": "i"}, "spec": {"ingressClassName": "traefik", "tls": [{"hosts": ["a"]}],
+            "rules": [{"host": "a.example"}, {}, {"host": "b.example"}, {"host": "c.example"}, {"host": "d.example"}]},
+            "status": {"loadBalancer": {"ingress": [{"ip": "10.0.0.2"}, {"hostname": "lb.example"}, {"ip": "10.0.0.2"}]}}});
+        assert_eq!(
+            cells("networking.k8s.io", "Ingress", ing),
+            [
+                json!("i"),
+                json!("traefik"),
+                json!("a.example,b.example,c.example + 2 more..."),
+                json!("10.0.0.2,lb.example"),
+                json!("80, 443"),
+                json!("<unknown>")
+            ]
+        );
+        let c = cells("networking.k8s.io", "Ingress", json!({"metadata": {"name": "j"}, "spec": {"rules": [{}]}}));
+        assert_eq!(&c[1..5], [json!("<none>"), json!("*"), json!(""), json!("80")]);
+        let ic = json!({"metadata": {"name": "traefik"}, "spec": {"controller": "traefik.io/ingress-controller",
+            "parameters": {"apiGroup": "k8s.example.com", "kind": "IngressParameters", "name": "p"}}});
+        assert_eq!(
+            cells("networking.k8s.io", "IngressClass", ic),
+            [
+                json!("traefik"),
+                json!("traefik.io/ingress-controller"),
+                json!("k8s.example.com/IngressParameters/p"),
+                json!("<unknown>")
+            ]
+        );
+        let ic = json!({"metadata": {"name": "x"}, "spec": {"controller": "c", "parameters": {"kind": "ConfigMap", "name": "p"}}});
+        assert_eq!(cells("networking.k8s.io", "IngressClass", ic)[2], "ConfigMap/p");
+        assert_eq!(cells("networking.k8s.io", "IngressClass", json!({"metadata": {"name": "y"}}))[2], "<none>");
+        let np = json!({"metadata": {"name": "np"}, "spec": {"podSelector": {"matchLabels": {"app": "web"},
+            "matchExpressions": [{"key": "tier", "operator": "Exists"}]}}});
+        assert_eq!(
+            cells("networking.k8s.io", "NetworkPolicy", np),
+            [json!("np"), json!("app=web,tier"), json!("<unknown>")]
+        );
+        let np = json!({"metadata": {"name": "all"}, "spec": {"podSelector": {}}});
+        assert_eq!(cells("networking.k8s.io", "NetworkPolicy", np)[1], "<none>");
     }
 }
