@@ -1,0 +1,81 @@
+//! Printers of apps/v1 workloads.
+
+use super::*;
+
+pub(super) fn replicas(obj: &Value) -> i64 {
+    obj.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1)
+}
+
+pub(super) fn template_cells(obj: &Value, template: &str) -> (String, String) {
+    containers_images(obj.pointer(template))
+}
+
+pub(super) fn print_deployment(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
+    let (containers, images) = template_cells(obj, "/spec/template/spec");
+    vec![
+        name(obj),
+        format!("{}/{}", int(obj, "/status/readyReplicas"), replicas(obj)).into(),
+        int(obj, "/status/updatedReplicas").into(),
+        int(obj, "/status/availableReplicas").into(),
+        age(obj, now),
+        containers.into(),
+        images.into(),
+        format_selector(obj.pointer("/spec/selector")).into(),
+    ]
+}
+
+pub(super) fn print_replica_set(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
+    let (containers, images) = template_cells(obj, "/spec/template/spec");
+    vec![
+        name(obj),
+        replicas(obj).into(),
+        int(obj, "/status/replicas").into(),
+        int(obj, "/status/readyReplicas").into(),
+        age(obj, now),
+        containers.into(),
+        images.into(),
+        format_selector(obj.pointer("/spec/selector")).into(),
+    ]
+}
+
+pub(super) fn print_replication_controller(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
+    let (containers, images) = template_cells(obj, "/spec/template/spec");
+    vec![
+        name(obj),
+        replicas(obj).into(),
+        int(obj, "/status/replicas").into(),
+        int(obj, "/status/readyReplicas").into(),
+        age(obj, now),
+        containers.into(),
+        images.into(),
+        format_labels(obj.pointer("/spec/selector")).into(),
+    ]
+}
+
+pub(super) fn print_stateful_set(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
+    let (containers, images) = template_cells(obj, "/spec/template/spec");
+    vec![
+        name(obj),
+        format!("{}/{}", int(obj, "/status/readyReplicas"), replicas(obj)).into(),
+        age(obj, now),
+        containers.into(),
+        images.into(),
+    ]
+}
+
+pub(super) fn print_daemon_set(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
+    let (containers, images) = template_cells(obj, "/spec/template/spec");
+    vec![
+        name(obj),
+        int(obj, "/status/desiredNumberScheduled").into(),
+        int(obj, "/status/currentNumberScheduled").into(),
+        int(obj, "/status/numberReady").into(),
+        int(obj, "/status/updatedNumberScheduled").into(),
+        int(obj, "/status/numberAvailable").into(),
+        format_labels(obj.pointer("/spec/template/spec/nodeSelector")).into(),
+        age(obj, now),
+        containers.into(),
+        images.into(),
+        format_selector(obj.pointer("/spec/selector")).into(),
+    ]
+}
