@@ -93,7 +93,10 @@ pub async fn watch(server: &Arc<ApiServer>, ctx: &Ctx) -> ApiResult<Response<Bod
         def: ctx.def.clone(),
         filter,
         shape: ctx.format.shape,
-        include_object: ctx.query.get("includeObject").map(str::to_string),
+        // Parsed once: tables are built for every event.
+        table_query: super::Query::parse(
+            ctx.query.get("includeObject").map(|i| format!("includeObject={i}")).as_deref(),
+        ),
         first_table: true,
         last_rv: 0,
     };
@@ -187,7 +190,7 @@ struct Writer {
     def: Arc<kolibri_resources::ResourceDef>,
     filter: Filter,
     shape: Shape,
-    include_object: Option<String>,
+    table_query: super::Query,
     first_table: bool,
     last_rv: Revision,
 }
@@ -239,10 +242,7 @@ impl Writer {
             Shape::Table | Shape::Metadata => {
                 let obj = encoding::decode_stored(&kv.value, kv.mod_revision).ok()?;
                 let converted = if self.shape == Shape::Table {
-                    let query = super::Query::parse(
-                        self.include_object.as_deref().map(|i| format!("includeObject={i}")).as_deref(),
-                    );
-                    let mut t = crate::table::table(&self.def, &[obj], None, &query, false);
+                    let mut t = crate::table::table(&self.def, &[obj], None, &self.table_query, false);
                     if !self.first_table {
                         if let Some(m) = t.as_object_mut() {
                             m.insert("columnDefinitions".into(), json!([]));

@@ -25,20 +25,15 @@ pub(super) fn print_deployment(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
 }
 
 pub(super) fn print_replica_set(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
-    let (containers, images) = template_cells(obj, "/spec/template/spec");
-    vec![
-        name(obj),
-        replicas(obj).into(),
-        int(obj, "/status/replicas").into(),
-        int(obj, "/status/readyReplicas").into(),
-        age(obj, now),
-        containers.into(),
-        images.into(),
-        format_selector(obj.pointer("/spec/selector")).into(),
-    ]
+    replica_row(obj, now, format_selector(obj.pointer("/spec/selector")))
 }
 
+/// ReplicationControllers print like ReplicaSets; only their selector is a plain map.
 pub(super) fn print_replication_controller(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
+    replica_row(obj, now, format_labels(obj.pointer("/spec/selector")))
+}
+
+fn replica_row(obj: &Value, now: DateTime<Utc>, selector: String) -> Vec<Value> {
     let (containers, images) = template_cells(obj, "/spec/template/spec");
     vec![
         name(obj),
@@ -48,7 +43,7 @@ pub(super) fn print_replication_controller(obj: &Value, now: DateTime<Utc>) -> V
         age(obj, now),
         containers.into(),
         images.into(),
-        format_labels(obj.pointer("/spec/selector")).into(),
+        selector.into(),
     ]
 }
 
