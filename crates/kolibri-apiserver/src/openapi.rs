@@ -614,6 +614,7 @@ mod tests {
             has_status: false,
             protobuf: !group.contains("example"),
             strategy: Arc::new(NoStrategy),
+            custom: None,
         })
     }
 

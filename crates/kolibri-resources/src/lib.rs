@@ -54,6 +54,45 @@ pub struct ResourceDef {
     /// Whether protobuf bodies are accepted (built-in kinds only).
     pub protobuf: bool,
     pub strategy: Arc<dyn Strategy>,
+    /// What a CustomResourceDefinition says beyond names; `None` for built-in kinds.
+    pub custom: Option<Arc<CustomInfo>>,
+}
+
+/// The parts of a CustomResourceDefinition version that the server needs to serve it.
+#[derive(Clone, Debug, Default)]
+pub struct CustomInfo {
+    /// `metadata.name` of the CustomResourceDefinition (`<plural>.<group>`).
+    pub crd_name: String,
+    /// The version's structural `openAPIV3Schema` (no `$ref`s), with `apiVersion`, `kind`
+    /// and `metadata` as upstream publishes them; `None` when the version has no schema.
+    pub schema: Option<Arc<Value>>,
+    /// `additionalPrinterColumns` of the version.
+    pub printer_columns: Vec<PrinterColumn>,
+    /// The scale subresource's JSON paths, when the version has one.
+    pub scale: Option<ScalePaths>,
+    /// Whether this version is the storage version.
+    pub storage: bool,
+    /// `deprecated` / `deprecationWarning` of the version: the warning to send, if any.
+    pub deprecation_warning: Option<String>,
+}
+
+/// One `additionalPrinterColumns` entry.
+#[derive(Clone, Debug, Default)]
+pub struct PrinterColumn {
+    pub name: String,
+    pub type_: String,
+    pub format: String,
+    pub description: String,
+    pub priority: i32,
+    pub json_path: String,
+}
+
+/// `subresources.scale` of a CustomResourceDefinition version.
+#[derive(Clone, Debug, Default)]
+pub struct ScalePaths {
+    pub spec_replicas_path: String,
+    pub status_replicas_path: String,
+    pub label_selector_path: Option<String>,
 }
 
 impl ResourceDef {

@@ -219,6 +219,7 @@ impl Row {
             has_status,
             protobuf: true,
             strategy: Arc::new(Typed::<K>::new(namespaced, has_status)),
+            custom: None,
         }
     }
 }
