@@ -1,4 +1,5 @@
-//! kube-rs against a real `kolibri server`: conflicts, pagination, watch resume, 410.
+//! kube-rs against a real `kolibri server`: conflicts, pagination, watch resume, 410,
+//! server-side apply.
 
 mod common;
 
@@ -7,8 +8,10 @@ use std::time::Duration;
 
 use common::Server;
 use futures::StreamExt;
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::{Api, ListParams, ObjectMeta, PostParams, WatchEvent, WatchParams};
+use kube::api::{Api, ListParams, ObjectMeta, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
+use serde_json::{json, Value};
 
 fn configmap(name: &str, value: &str) -> ConfigMap {
     ConfigMap {
@@ -53,7 +56,8 @@ async fn update_with_stale_resource_version_conflicts() {
 
 #[tokio::test]
 async fn pagination_returns_every_item_once_at_one_revision() {
-    let server = Server::start();
+    // The counts below are of every ConfigMap in `default`: no kube-root-ca.crt there.
+    let server = Server::start_with(&["--disable-controllers", "root-ca-cert-publisher"]);
     let api: Api<ConfigMap> = Api::namespaced(server.client().await, "default");
     for i in 0..23 {
         api.create(&PostParams::default(), &configmap(&format!("p{i:02}"), "v")).await.unwrap();
@@ -109,7 +113,8 @@ async fn watch_resumes_from_a_resource_version() {
     }
     api.delete("w", &Default::default()).await.unwrap();
 
-    let stream = api.watch(&WatchParams::default().timeout(10), &from).await.unwrap();
+    // Only this ConfigMap: controllers may add others to the namespace meanwhile.
+    let stream = api.watch(&WatchParams::default().fields("metadata.name=w").timeout(10), &from).await.unwrap();
     futures::pin_mut!(stream);
     let mut seen = Vec::new();
     while let Some(event) = tokio::time::timeout(Duration::from_secs(10), stream.next()).await.unwrap() {
@@ -178,7 +183,8 @@ async fn watch_from_a_compacted_revision_is_expired() {
 
 #[tokio::test]
 async fn watch_with_initial_events_ends_with_a_bookmark() {
-    let server = Server::start();
+    // Counts every ConfigMap in `default`: no kube-root-ca.crt there.
+    let server = Server::start_with(&["--disable-controllers", "root-ca-cert-publisher"]);
     let api: Api<ConfigMap> = Api::namespaced(server.client().await, "default");
     for i in 0..3 {
         api.create(&PostParams::default(), &configmap(&format!("i{i}"), "v")).await.unwrap();
@@ -198,4 +204,128 @@ async fn watch_with_initial_events_ends_with_a_bookmark() {
         }
     }
     assert_eq!(added, 3);
+}
+
+/// The managedFields of an object as JSON (manager, operation, subresource, fieldsV1).
+fn managed(meta: &ObjectMeta) -> Vec<Value> {
+    meta.managed_fields
+        .iter()
+        .flatten()
+        .map(|e| {
+            json!({"manager": e.manager, "operation": e.operation, "subresource": e.subresource,
+                   "apiVersion": e.api_version, "fieldsV1": e.fields_v1.as_ref().map(|f| f.0.clone())})
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn server_side_apply_with_patch_apply() {
+    let server = Server::start();
+    let client = server.client().await;
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let config = |a: &str| json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ssa"}, "data": {"a": a, "b": "x"}});
+
+    // Apply to a missing object creates it.
+    let created = api.patch("ssa", &PatchParams::apply("kube-rs-test"), &Patch::Apply(config("1"))).await.unwrap();
+    assert_eq!(created.data.as_ref().unwrap()["a"], "1");
+    assert_eq!(
+        managed(&created.metadata),
+        vec![json!({"manager": "kube-rs-test", "operation": "Apply", "subresource": null, "apiVersion": "v1",
+                    "fieldsV1": {"f:data": {"f:a": {}, "f:b": {}}}})]
+    );
+
+    // Another applier changing `a` conflicts, and nothing changes.
+    let other = PatchParams::apply("other");
+    let (code, reason, message) = api_code(api.patch("ssa", &other, &Patch::Apply(config("2"))).await.unwrap_err());
+    assert_eq!((code, reason.as_str()), (409, "Conflict"));
+    assert_eq!(message, "Apply failed with 1 conflict: conflict with \"kube-rs-test\": .data.a");
+    let unchanged = api.get("ssa").await.unwrap();
+    assert_eq!(unchanged.metadata.resource_version, created.metadata.resource_version);
+
+    // The causes carry the reason, the owner and the field.
+    let body = serde_json::to_vec(&config("2")).unwrap();
+    let req = http::Request::patch("/api/v1/namespaces/default/configmaps/ssa?fieldManager=other")
+        .header("Content-Type", "application/apply-patch+yaml")
+        .body(body)
+        .unwrap();
+    let status = raw_status(&client, req).await;
+    assert_eq!(
+        status["details"],
+        json!({"causes": [{"reason": "FieldManagerConflict", "message": "conflict with \"kube-rs-test\"", "field": ".data.a"}]})
+    );
+
+    // Forced: `other` owns `a`, both own `b` (same value).
+    let forced = api.patch("ssa", &other.clone().force(), &Patch::Apply(config("2"))).await.unwrap();
+    assert_eq!(forced.data.as_ref().unwrap()["a"], "2");
+    assert_eq!(
+        managed(&forced.metadata),
+        vec![
+            json!({"manager": "kube-rs-test", "operation": "Apply", "subresource": null, "apiVersion": "v1",
+                   "fieldsV1": {"f:data": {"f:b": {}}}}),
+            json!({"manager": "other", "operation": "Apply", "subresource": null, "apiVersion": "v1",
+                   "fieldsV1": {"f:data": {"f:a": {}, "f:b": {}}}}),
+        ]
+    );
+
+    // No fieldManager: 422 on PatchOptions, as upstream.
+    let req = http::Request::patch("/api/v1/namespaces/default/configmaps/ssa")
+        .header("Content-Type", "application/apply-patch+yaml")
+        .body(serde_json::to_vec(&config("3")).unwrap())
+        .unwrap();
+    let status = raw_status(&client, req).await;
+    assert_eq!(status["code"], 422);
+    assert_eq!(status["reason"], "Invalid");
+    assert_eq!(
+        status["message"],
+        "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch"
+    );
+    // force on a merge patch: 422 too.
+    let req = http::Request::patch("/api/v1/namespaces/default/configmaps/ssa?force=true")
+        .header("Content-Type", "application/merge-patch+json")
+        .body(b"{}".to_vec())
+        .unwrap();
+    let status = raw_status(&client, req).await;
+    assert_eq!(
+        status["message"],
+        "PatchOptions.meta.k8s.io \"\" is invalid: force: Forbidden: may not be specified for non-apply patch"
+    );
+    // A body of another kind: 400.
+    let req = http::Request::patch("/api/v1/namespaces/default/configmaps/ssa?fieldManager=x")
+        .header("Content-Type", "application/apply-patch+yaml")
+        .body(b"apiVersion: v1\nkind: Secret\nmetadata:\n  name: ssa\n".to_vec())
+        .unwrap();
+    let status = raw_status(&client, req).await;
+    assert_eq!(
+        (status["code"].clone(), status["message"].clone()),
+        (json!(400), json!("invalid object type: /v1, Kind=Secret"))
+    );
+    assert_eq!(api.get("ssa").await.unwrap().data.unwrap()["a"], "2");
+
+    // Status through apply: its own manager, on the status subresource.
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
+    let d = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+        "spec": {"selector": {"matchLabels": {"app": "d"}},
+                 "template": {"metadata": {"labels": {"app": "d"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}}});
+    deployments.patch("d", &PatchParams::apply("owner"), &Patch::Apply(d)).await.unwrap();
+    let status =
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}, "status": {"replicas": 1}});
+    let after =
+        deployments.patch_status("d", &PatchParams::apply("status-writer"), &Patch::Apply(status)).await.unwrap();
+    assert_eq!(after.status.as_ref().and_then(|s| s.replicas), Some(1));
+    let entries = managed(&after.metadata);
+    let writer = entries.iter().find(|e| e["manager"] == "status-writer").expect("status manager");
+    assert_eq!(
+        writer,
+        &json!({"manager": "status-writer", "operation": "Apply", "subresource": "status", "apiVersion": "apps/v1",
+                "fieldsV1": {"f:status": {"f:replicas": {}}}})
+    );
+}
+
+/// The Status body of a request that fails.
+async fn raw_status(client: &kube::Client, req: http::Request<Vec<u8>>) -> Value {
+    match client.request_text(req).await {
+        Ok(text) => panic!("expected a failure, got {text}"),
+        Err(kube::Error::Api(s)) => serde_json::to_value(&s).unwrap(),
+        Err(other) => panic!("expected an API error, got {other:?}"),
+    }
 }

@@ -6,7 +6,8 @@ use http::{Response, StatusCode};
 use kolibri_store::StoreError;
 use serde_json::{json, Value};
 
-use super::write::{self, decode_object};
+use super::managed_fields;
+use super::write::{self, decode_object, Track};
 use super::{decode_body, meta, Ctx};
 use crate::keys;
 use crate::response::Body;
@@ -17,8 +18,21 @@ use crate::ApiServer;
 const GENERATE_NAME_ATTEMPTS: usize = 8;
 
 pub async fn create(server: &Arc<ApiServer>, ctx: &Ctx) -> ApiResult<Response<Body>> {
-    let def = &ctx.def;
+    managed_fields::validate_field_manager(ctx, "CreateOptions", Vec::new())?;
     let (decoded, warnings) = decode_object(ctx)?;
+    create_decoded(server, ctx, decoded, warnings, Track::Update).await
+}
+
+/// Creates a decoded object (a POST body, or what an apply to a missing object made).
+pub async fn create_decoded(
+    server: &Arc<ApiServer>,
+    ctx: &Ctx,
+    mut decoded: Value,
+    warnings: Vec<String>,
+    track: Track,
+) -> ApiResult<Response<Body>> {
+    let def = &ctx.def;
+    let requested_managed = managed_fields::take(&mut decoded);
     let dry_run = ctx.query.dry_run()?;
     let generated = meta::meta_str(&decoded, "name").is_none_or(str::is_empty)
         && meta::meta_str(&decoded, "generateName").is_some_and(|s| !s.is_empty());
@@ -33,8 +47,17 @@ pub async fn create(server: &Arc<ApiServer>, ctx: &Ctx) -> ApiResult<Response<Bo
         if !errors.is_empty() {
             return Err(ApiError::invalid(&def.group, &def.kind, &name, &errors));
         }
+        match track {
+            Track::Update => managed_fields::record_update(ctx, None, &mut obj, requested_managed.clone()),
+            Track::Applied => managed_fields::put(&mut obj, requested_managed.clone()),
+        }
+        super::set_requester(def, &ctx.user, &mut obj);
         write::namespace_admission(server, def, &obj).await?;
-        let allocation = server.admit_create(def, &mut obj)?;
+        let allocation = server.admit_create(def, &mut obj).await?;
+        if let Err(e) = server.admit_quota(def, &obj, dry_run).await {
+            server.allocator.release(allocation);
+            return Err(e);
+        }
         if dry_run {
             server.allocator.release(allocation);
             return write::value_response(ctx, StatusCode::CREATED, &obj, &warnings);

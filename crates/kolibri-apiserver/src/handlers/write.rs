@@ -9,6 +9,7 @@ use kolibri_resources::ResourceDef;
 use kolibri_store::{KeyValue, StoreError};
 use serde_json::{json, Value};
 
+use super::managed_fields;
 use super::meta;
 use super::{decode_body, object_response, Ctx};
 use crate::encoding;
@@ -172,11 +173,34 @@ pub fn value_response(ctx: &Ctx, code: StatusCode, obj: &Value, warnings: &[Stri
     Ok(resp)
 }
 
+/// How a write's `managedFields` come about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Track {
+    /// Record an Update operation by the request's manager.
+    Update,
+    /// The desired object carries its new `managedFields` already (server-side apply).
+    Applied,
+}
+
 /// Updates one object by read-modify-write: `make` turns the current object into the
 /// desired one (the body of a PUT, or the current object with a patch applied).
 /// Retries on conflicts unless the desired object carries a resourceVersion
-/// precondition, as upstream's `GuaranteedUpdate`.
-pub async fn update_object<F>(server: &Arc<ApiServer>, ctx: &Ctx, mut make: F) -> ApiResult<Response<Body>>
+/// precondition, as upstream's `GuaranteedUpdate`. Records the write as an Update in
+/// `managedFields`.
+pub async fn update_object<F>(server: &Arc<ApiServer>, ctx: &Ctx, make: F) -> ApiResult<Response<Body>>
+where
+    F: FnMut(&Value) -> ApiResult<(Value, Vec<String>)>,
+{
+    update_object_tracked(server, ctx, Track::Update, make).await
+}
+
+/// [`update_object`] with the way `managedFields` are made.
+pub async fn update_object_tracked<F>(
+    server: &Arc<ApiServer>,
+    ctx: &Ctx,
+    track: Track,
+    mut make: F,
+) -> ApiResult<Response<Body>>
 where
     F: FnMut(&Value) -> ApiResult<(Value, Vec<String>)>,
 {
@@ -186,8 +210,11 @@ where
     let dry_run = ctx.query.dry_run()?;
     for _ in 0..MAX_RETRIES {
         let old_kv = super::read_current(server, def, &key, &name).await?;
-        let old = encoding::decode_stored(&old_kv.value, old_kv.mod_revision).map_err(ApiError::internal)?;
+        // A custom resource stored through another version is read as this one.
+        let stored = encoding::as_version(&old_kv.value, encoding::served_api_version(def).as_deref());
+        let old = encoding::decode_stored(&stored, old_kv.mod_revision).map_err(ApiError::internal)?;
         let (mut new, warnings) = make(&old)?;
+        let requested_managed = managed_fields::take(&mut new);
 
         let requested_rv = meta::meta_str(&new, "resourceVersion").unwrap_or_default().to_string();
         let explicit_rv = !requested_rv.is_empty();
@@ -228,6 +255,10 @@ where
         if !errors.is_empty() {
             return Err(ApiError::invalid(&def.group, &def.kind, &name, &errors));
         }
+        match track {
+            Track::Update => managed_fields::record_update(ctx, Some(&old), &mut new, requested_managed),
+            Track::Applied => managed_fields::put(&mut new, requested_managed),
+        }
         meta::metadata_mut(&mut new).remove("resourceVersion");
         let bytes = encoding::to_stored(&new);
         if bytes == old_kv.value {
@@ -238,8 +269,13 @@ where
             meta::metadata_mut(&mut new).insert("resourceVersion".into(), json!(old_kv.mod_revision.to_string()));
             return value_response(ctx, StatusCode::OK, &new, &warnings);
         }
-        // The last finalizer of an object being deleted is gone: the object goes.
-        if meta::is_deleting(&old) && meta::finalizers(&new).is_empty() {
+        // The last finalizer of an object being deleted is gone: the object goes. A
+        // namespace also waits for its `spec.finalizers` (upstream's
+        // ShouldDeleteNamespaceDuringUpdate).
+        let spec_finalizers = def.group.is_empty()
+            && def.plural == "namespaces"
+            && new.pointer("/spec/finalizers").and_then(Value::as_array).is_some_and(|f| !f.is_empty());
+        if meta::is_deleting(&old) && meta::finalizers(&new).is_empty() && !spec_finalizers {
             return match server.store.delete(&key, Some(old_kv.mod_revision)).await {
                 Ok(kv) => {
                     server.on_deleted(def, &new);
@@ -247,13 +283,15 @@ where
                     kv.value = bytes;
                     stored_response(ctx, StatusCode::OK, &kv, &warnings)
                 }
-                Err(StoreError::Conflict { .. }) if !explicit_rv => continue,
+                // Written meanwhile: the next pass re-checks any precondition against it.
+                Err(StoreError::Conflict { .. }) => continue,
                 Err(e) => Err(store_error(def, &name, e)),
             };
         }
         match server.store.update(&key, bytes, old_kv.mod_revision).await {
             Ok(kv) => return stored_response(ctx, StatusCode::OK, &kv, &warnings),
-            Err(StoreError::Conflict { .. }) if !explicit_rv => continue,
+            // Written meanwhile: the next pass re-checks any precondition against it.
+            Err(StoreError::Conflict { .. }) => continue,
             Err(e) => return Err(store_error(def, &name, e)),
         }
     }

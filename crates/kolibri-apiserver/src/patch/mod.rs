@@ -1,6 +1,7 @@
 //! PATCH bodies: JSON patch (RFC 6902), JSON merge patch (RFC 7386) and strategic merge
 //! patch, applied to an object's JSON as upstream's `endpoints/handlers/patch.go` does.
-//! Server-side apply is not handled here yet.
+//! Server-side apply is a merge by field ownership, not a patch of the JSON: the handler
+//! runs it through `kolibri-fieldmanager`.
 
 mod strategic;
 
@@ -100,9 +101,9 @@ pub fn apply(
                     .into(),
             )),
         },
-        PatchType::Apply => {
-            Err(PatchError::Unsupported("server-side apply (application/apply-patch+yaml) is not supported yet".into()))
-        }
+        PatchType::Apply => Err(PatchError::Unsupported(
+            "server-side apply (application/apply-patch+yaml) is served by the field manager".into(),
+        )),
     }
 }
 
