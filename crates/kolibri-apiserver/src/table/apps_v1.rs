@@ -74,3 +74,24 @@ pub(super) fn print_daemon_set(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
         format_selector(obj.pointer("/spec/selector")).into(),
     ]
 }
+
+/// Upstream's printControllerRevision: the controlling owner as `kind.group/name`, lowercased.
+pub(super) fn print_controller_revision(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
+    let owner = arr(obj, "/metadata/ownerReferences")
+        .iter()
+        .find(|r| r.get("controller").and_then(Value::as_bool).unwrap_or(false));
+    let controller = match owner {
+        Some(r) => {
+            let group = st(r, "/apiVersion").rsplit_once('/').map_or("", |(g, _)| g);
+            let kind = st(r, "/kind");
+            let group_kind = if group.is_empty() { kind.to_string() } else { format!("{kind}.{group}") };
+            if group_kind.is_empty() {
+                st(r, "/name").to_string()
+            } else {
+                format!("{}/{}", group_kind.to_lowercase(), st(r, "/name"))
+            }
+        }
+        None => NONE.into(),
+    };
+    vec![name(obj), controller.into(), int(obj, "/revision").into(), age(obj, now)]
+}

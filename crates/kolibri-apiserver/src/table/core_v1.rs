@@ -6,6 +6,15 @@ pub(super) fn print_default(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
     vec![name(obj), age(obj, now)]
 }
 
+/// Upstream's default table convertor, for built-in kinds without a printer: Name and the
+/// creation time in RFC 3339.
+pub(super) fn print_created_at(obj: &Value, _now: DateTime<Utc>) -> Vec<Value> {
+    let created = parse_time(obj.pointer("/metadata/creationTimestamp"))
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_else(|| "0001-01-01T00:00:00Z".into());
+    vec![name(obj), created.into()]
+}
+
 pub(super) fn print_config_map(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
     let n = count(obj, "/data") + count(obj, "/binaryData");
     vec![name(obj), n.into(), age(obj, now)]
@@ -420,4 +429,39 @@ pub(super) fn print_pv(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
         age(obj, now),
         unset(obj, "/spec/volumeMode").into(),
     ]
+}
+
+/// A quantity as stored (a string, or a number from a hand-written object).
+pub(super) fn quantity(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Upstream's printResourceQuota: `name: used/hard` per hard limit, sorted by name; `limits.*`
+/// go to the Limit column, everything else to Request.
+pub(super) fn print_resource_quota(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
+    let mut resources: Vec<&String> =
+        obj.pointer("/status/hard").and_then(Value::as_object).map(|m| m.keys().collect()).unwrap_or_default();
+    resources.sort();
+    let (mut requests, mut limits) = (Vec::new(), Vec::new());
+    for r in resources {
+        let used = quantity(obj.pointer("/status/used").and_then(|u| u.get(r.as_str()))).unwrap_or_else(|| "0".into());
+        let hard = quantity(obj.pointer("/status/hard").and_then(|h| h.get(r.as_str()))).unwrap_or_else(|| "0".into());
+        let text = format!("{r}: {used}/{hard}");
+        if r.split_once('.').is_some_and(|(first, _)| first == "limits") {
+            limits.push(text);
+        } else {
+            requests.push(text);
+        }
+    }
+    vec![name(obj), requests.join(", ").into(), limits.join(", ").into(), age(obj, now)]
+}
+
+/// PodTemplates have no Age column upstream.
+pub(super) fn print_pod_template(obj: &Value, _now: DateTime<Utc>) -> Vec<Value> {
+    let (containers, images) = containers_images(obj.pointer("/template/spec"));
+    vec![name(obj), containers.into(), images.into(), format_labels(obj.pointer("/template/metadata/labels")).into()]
 }

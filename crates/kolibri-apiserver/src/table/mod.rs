@@ -1,7 +1,8 @@
 //! `meta.k8s.io/v1` Tables for `kubectl get`, and PartialObjectMetadata.
 //!
 //! Column sets and cells follow upstream's `pkg/printers/internalversion/printers.go`;
-//! kinds without a printer get upstream's default columns (Name, Age).
+//! built-in kinds without a printer get upstream's default convertor (Name, Created At),
+//! custom resources Name and Age.
 
 use chrono::{DateTime, Utc};
 use kolibri_resources::ResourceDef;
@@ -9,15 +10,27 @@ use serde_json::{json, Map, Value};
 
 use crate::handlers::Query;
 
+mod admissionregistration_v1;
 mod apps_v1;
+mod autoscaling;
 mod batch_v1;
 mod cells;
+mod certificates_v1;
 mod coordination_v1;
 mod core_v1;
+mod custom;
+mod discovery_v1;
+mod events_v1;
 mod networking_v1;
+mod node_v1;
+mod policy_v1;
 mod rbac_v1;
+mod scheduling_v1;
+mod storage_v1;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_kinds;
 
 use apps_v1::*;
 use batch_v1::*;
@@ -41,14 +54,24 @@ struct Col {
     ty: &'static str,
     desc: &'static str,
     priority: u8,
+    format: &'static str,
 }
 
+/// A column; a "Name" column has format "name", as upstream's.
 const fn col(name: &'static str, ty: &'static str, desc: &'static str) -> Col {
-    Col { name, ty, desc, priority: 0 }
+    let format = if matches!(name.as_bytes(), b"Name") { "name" } else { "" };
+    Col { name, ty, desc, priority: 0, format }
 }
 
 const fn wide(name: &'static str, ty: &'static str, desc: &'static str) -> Col {
-    Col { name, ty, desc, priority: 1 }
+    Col { priority: 1, ..col(name, ty, desc) }
+}
+
+impl Col {
+    /// The same column with format "name" (upstream gives it to a few other columns too).
+    const fn name_format(self) -> Col {
+        Col { format: "name", ..self }
+    }
 }
 
 const NAME: Col = col("Name", "string", NAME_DESCRIPTION);
@@ -63,11 +86,19 @@ type Printer = fn(&Value, DateTime<Utc>) -> Vec<Value>;
 pub fn table(def: &ResourceDef, objects: &[Value], list_meta: Option<Value>, query: &Query, _single: bool) -> Value {
     let include = query.get("includeObject").unwrap_or("Metadata");
     let now = Utc::now();
-    let (cols, print) = printer(&def.group, &def.kind);
+    let (columns, cells) = match &def.custom {
+        Some(info) => custom::render(info, objects, now),
+        None => {
+            let (group, kind) = printed_kind(def, objects);
+            let (cols, print) = printer(group, kind);
+            (column_definitions(&cols), objects.iter().map(|obj| print(obj, now)).collect())
+        }
+    };
     let rows: Vec<Value> = objects
         .iter()
-        .map(|obj| {
-            let mut row = json!({ "cells": print(obj, now) });
+        .zip(cells)
+        .map(|(obj, cells)| {
+            let mut row = json!({ "cells": cells });
             match include {
                 "None" => {}
                 "Object" => row["object"] = obj.clone(),
@@ -80,23 +111,77 @@ pub fn table(def: &ResourceDef, objects: &[Value], list_meta: Option<Value>, que
         "kind": "Table",
         "apiVersion": "meta.k8s.io/v1",
         "metadata": list_meta.unwrap_or_else(|| json!({})),
-        "columnDefinitions": column_definitions(&cols),
+        "columnDefinitions": columns,
         "rows": rows,
     })
+}
+
+/// The group and kind whose columns print `objects`: the resource's, or the object's own when
+/// a subresource answers with another kind (a Deployment's `scale` is a Scale).
+fn printed_kind<'a>(def: &'a ResourceDef, objects: &'a [Value]) -> (&'a str, &'a str) {
+    if let [obj] = objects {
+        let kind = st(obj, "/kind");
+        if !kind.is_empty() && kind != def.kind {
+            return (st(obj, "/apiVersion").rsplit_once('/').map_or("", |(group, _)| group), kind);
+        }
+    }
+    (&def.group, &def.kind)
 }
 
 fn column_definitions(cols: &[Col]) -> Vec<Value> {
     cols.iter()
         .map(|c| {
-            let format = if c.name == "Name" { "name" } else { "" };
-            json!({ "name": c.name, "type": c.ty, "format": format, "description": c.desc, "priority": c.priority })
+            json!({ "name": c.name, "type": c.ty, "format": c.format, "description": c.desc, "priority": c.priority })
         })
         .collect()
 }
 
 /// The columns and row printer of a kind; unknown kinds get Name and Age.
 fn printer(group: &str, kind: &str) -> (Vec<Col>, Printer) {
+    // Groups whose columns live next to their printers.
+    let in_group_file = match group {
+        "admissionregistration.k8s.io" => admissionregistration_v1::printer(kind),
+        "autoscaling" => autoscaling::printer(kind),
+        "certificates.k8s.io" => certificates_v1::printer(kind),
+        "discovery.k8s.io" => discovery_v1::printer(kind),
+        "events.k8s.io" => events_v1::printer(kind),
+        "node.k8s.io" => node_v1::printer(kind),
+        "policy" => policy_v1::printer(kind),
+        "scheduling.k8s.io" => scheduling_v1::printer(kind),
+        "storage.k8s.io" => storage_v1::printer(kind),
+        _ => None,
+    };
+    if let Some(found) = in_group_file {
+        return found;
+    }
     match (group, kind) {
+        ("", "ResourceQuota") => (
+            vec![
+                NAME,
+                col("Request", "string", "Request represents a minimum amount of cpu/memory that a container may consume."),
+                col("Limit", "string", "Limits control the maximum amount of cpu/memory that a container may use independent of contention on the node."),
+                AGE,
+            ],
+            print_resource_quota,
+        ),
+        ("", "PodTemplate") => (
+            vec![
+                NAME,
+                col("Containers", "string", CONTAINERS_DESCRIPTION),
+                col("Images", "string", IMAGES_DESCRIPTION),
+                col("Pod Labels", "string", "The labels for the pod template."),
+            ],
+            print_pod_template,
+        ),
+        ("apps", "ControllerRevision") => (
+            vec![
+                NAME,
+                col("Controller", "string", "Controller of the object"),
+                col("Revision", "string", "Revision indicates the revision of the state represented by Data."),
+                AGE,
+            ],
+            print_controller_revision,
+        ),
         ("", "ConfigMap") => (
             vec![NAME, col("Data", "string", "Data contains the configuration data."), AGE],
             print_config_map,
@@ -258,10 +343,12 @@ fn printer(group: &str, kind: &str) -> (Vec<Col>, Printer) {
             vec![NAME, col("Holder", "string", "holderIdentity contains the identity of the holder of a current lease."), AGE],
             print_lease,
         ),
-        ("rbac.authorization.k8s.io", "Role" | "ClusterRole") => (
-            vec![NAME, col("Created At", "date", AGE_DESCRIPTION)],
-            print_role,
-        ),
+        // Built-in kinds without a printer upstream get its default convertor's columns.
+        ("rbac.authorization.k8s.io", "Role" | "ClusterRole")
+        | ("", "LimitRange")
+        | ("apiextensions.k8s.io", "CustomResourceDefinition") => {
+            (vec![NAME, col("Created At", "date", AGE_DESCRIPTION)], print_created_at)
+        }
         ("rbac.authorization.k8s.io", "RoleBinding") => (
             vec![
                 NAME,

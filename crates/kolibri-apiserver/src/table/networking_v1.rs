@@ -43,9 +43,10 @@ pub(super) fn print_ingress(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
 
 pub(super) fn print_ingress_class(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
     let parameters = match obj.pointer("/spec/parameters").filter(|p| p.is_object()) {
+        // Upstream: `Kind.apiGroup/name`, or `Kind/name` without a group.
         Some(p) => {
             let kind = match p.get("apiGroup").and_then(Value::as_str) {
-                Some(g) => format!("{g}/{}", st(p, "/kind")),
+                Some(g) => format!("{}.{g}", st(p, "/kind")),
                 None => st(p, "/kind").to_string(),
             };
             format!("{kind}/{}", st(p, "/name"))

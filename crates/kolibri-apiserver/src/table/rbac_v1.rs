@@ -1,13 +1,6 @@
-//! Printers of RBAC roles and bindings.
+//! Printer of RBAC bindings (roles print with the default columns).
 
 use super::*;
-
-pub(super) fn print_role(obj: &Value, _now: DateTime<Utc>) -> Vec<Value> {
-    let created = parse_time(obj.pointer("/metadata/creationTimestamp"))
-        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
-        .unwrap_or_else(|| "0001-01-01T00:00:00Z".into());
-    vec![name(obj), created.into()]
-}
 
 pub(super) fn print_binding(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
     let role = format!("{}/{}", st(obj, "/roleRef/kind"), st(obj, "/roleRef/name"));

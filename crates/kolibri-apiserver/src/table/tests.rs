@@ -537,7 +537,7 @@ mod printer_tests {
             [
                 json!("traefik"),
                 json!("traefik.io/ingress-controller"),
-                json!("k8s.example.com/IngressParameters/p"),
+                json!("IngressParameters.k8s.example.com/p"),
                 json!("<unknown>")
             ]
         );
