@@ -76,6 +76,31 @@ pub fn put_with_resource_version(out: &mut BytesMut, stored: &[u8], rv: i64) {
     }
 }
 
+const API_VERSION_OPEN: &[u8] = b"{\"apiVersion\":\"";
+
+/// The `apiVersion` a read of `def` must show when it differs from what was stored:
+/// custom resources written through another version of their definition (conversion
+/// `None` changes nothing else). `None` for built-in kinds.
+pub fn served_api_version(def: &kolibri_resources::ResourceDef) -> Option<String> {
+    def.custom.as_ref().map(|_| def.api_version())
+}
+
+/// Stored bytes with their `apiVersion` replaced by `api_version` when given and different.
+pub fn as_version<'a>(stored: &'a [u8], api_version: Option<&str>) -> std::borrow::Cow<'a, [u8]> {
+    use std::borrow::Cow;
+    let Some(want) = api_version else { return Cow::Borrowed(stored) };
+    let Some(rest) = stored.strip_prefix(API_VERSION_OPEN) else { return Cow::Borrowed(stored) };
+    let Some(end) = rest.iter().position(|b| *b == b'"') else { return Cow::Borrowed(stored) };
+    if &rest[..end] == want.as_bytes() {
+        return Cow::Borrowed(stored);
+    }
+    let mut out = Vec::with_capacity(stored.len() + want.len());
+    out.extend_from_slice(API_VERSION_OPEN);
+    out.extend_from_slice(want.as_bytes());
+    out.extend_from_slice(&rest[end..]);
+    Cow::Owned(out)
+}
+
 /// Parses stored bytes and sets the resourceVersion.
 pub fn decode_stored(stored: &[u8], rv: i64) -> Result<Value, serde_json::Error> {
     let mut value: Value = serde_json::from_slice(stored)?;
@@ -103,6 +128,16 @@ mod tests {
         let wire: Value = serde_json::from_slice(&with_resource_version(&stored, 42)).unwrap();
         assert_eq!(wire["metadata"], json!({"name":"a","resourceVersion":"42"}));
         assert_eq!(wire["data"]["x"], "\"metadata\":{");
+    }
+
+    #[test]
+    fn custom_resources_show_the_requested_version() {
+        let stored = to_stored(&json!({"apiVersion":"example.com/v1","kind":"W","metadata":{"name":"a"}}));
+        let out = as_version(&stored, Some("example.com/v2"));
+        let wire: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(wire["apiVersion"], "example.com/v2");
+        assert!(matches!(as_version(&stored, Some("example.com/v1")), std::borrow::Cow::Borrowed(_)));
+        assert!(matches!(as_version(&stored, None), std::borrow::Cow::Borrowed(_)));
     }
 
     #[test]

@@ -5,6 +5,8 @@ pub enum FieldErrorType {
     Required,
     /// `FieldValueInvalid`: "Invalid value"
     Invalid,
+    /// `FieldValueTypeInvalid`: "Invalid value" (a value of the wrong JSON type)
+    TypeInvalid,
     /// `FieldValueNotSupported`: "Unsupported value"
     NotSupported,
     /// `FieldValueForbidden`: "Forbidden"
@@ -27,6 +29,7 @@ impl FieldErrorType {
         match self {
             Self::Required => "FieldValueRequired",
             Self::Invalid => "FieldValueInvalid",
+            Self::TypeInvalid => "FieldValueTypeInvalid",
             Self::NotSupported => "FieldValueNotSupported",
             Self::Forbidden => "FieldValueForbidden",
             Self::Duplicate => "FieldValueDuplicate",
@@ -176,7 +179,7 @@ impl FieldErrorType {
     pub fn text(self) -> &'static str {
         match self {
             Self::Required => "Required value",
-            Self::Invalid => "Invalid value",
+            Self::Invalid | Self::TypeInvalid => "Invalid value",
             Self::NotSupported => "Unsupported value",
             Self::Forbidden => "Forbidden",
             Self::Duplicate => "Duplicate value",
@@ -210,6 +213,11 @@ impl FieldError {
     /// `field.Invalid`.
     pub fn invalid(field: &FieldPath, value: impl Into<BadValue>, detail: &str) -> Self {
         Self::build(FieldErrorType::Invalid, field, Some(value.into()), detail)
+    }
+
+    /// `field.TypeInvalid`.
+    pub fn type_invalid(field: &FieldPath, value: impl Into<BadValue>, detail: &str) -> Self {
+        Self::build(FieldErrorType::TypeInvalid, field, Some(value.into()), detail)
     }
 
     /// `field.NotSupported`: `supported values: "a", "b"`.

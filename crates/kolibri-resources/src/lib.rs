@@ -9,13 +9,16 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+mod custom;
 mod defaults;
 mod field_error;
 mod kinds;
+pub mod quota;
 mod registry;
 mod typed;
 pub mod validation;
 
+pub use custom::definitions_of;
 pub use field_error::{BadValue, FieldError, FieldErrorType, FieldPath};
 pub use registry::Registry;
 

@@ -27,7 +27,7 @@ use crate::typed::{Kind, Typed};
 use crate::{ResourceDef, SubresourceDef};
 
 /// All served resources; built-in kinds at start, custom resources added at run time.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct Registry {
     defs: Vec<Arc<ResourceDef>>,
 }
@@ -80,6 +80,16 @@ impl Registry {
             Some(existing) => *existing = def,
             None => self.defs.push(def),
         }
+    }
+
+    /// Keeps only the resources for which `keep` is true.
+    pub fn retain(&mut self, keep: impl FnMut(&Arc<ResourceDef>) -> bool) {
+        self.defs.retain(keep);
+    }
+
+    /// Whether both registries hold the very same definitions, in the same order.
+    pub fn same_as(&self, other: &Registry) -> bool {
+        self.defs.len() == other.defs.len() && self.defs.iter().zip(&other.defs).all(|(a, b)| Arc::ptr_eq(a, b))
     }
 
     /// Removes every version of `plural` in `group` (a deleted custom resource).

@@ -5,7 +5,8 @@
 //!    (certificates and database created) and restart on the same data dir;
 //! 2. resident memory (VmRSS) idle with an empty store, and after 10,000 ConfigMaps of 1 KB;
 //! 3. durable creates/s of 1 KB ConfigMaps from 32 concurrent TLS clients (one keep-alive
-//!    connection each), GET latency, LIST of 1,000 Pods, write → 100 watchers latency;
+//!    connection each), GET latency, LIST of 1,000 Pods, write → 100 watchers latency, and a
+//!    CustomResourceDefinition with a 500 KB schema from create to `Established`;
 //! 4. idle CPU (utime + stime from /proc/PID/stat) over 30 s after the loads.
 //!
 //! Clients are plain hyper 1 connections over rustls with the admin client certificate
@@ -77,6 +78,12 @@ struct Args {
     /// Sequential updates observed by the watchers.
     #[arg(long, default_value_t = 200)]
     updates: usize,
+    /// CustomResourceDefinitions created with a large schema.
+    #[arg(long, default_value_t = 5)]
+    crd_runs: usize,
+    /// Described string properties in each of those schemas (2,000 make about 500 KB).
+    #[arg(long, default_value_t = 2_000)]
+    crd_properties: usize,
     /// Pause between two watched updates, in milliseconds (0: back to back).
     #[arg(long, default_value_t = 0)]
     update_gap_ms: u64,
@@ -606,6 +613,91 @@ async fn sequential_gets(
 /// sequential merge patches of one ConfigMap; each watcher timestamps the event of each
 /// update when its bytes arrive. Returns (per-delivery latencies, per-update time until
 /// the last watcher had it, missing deliveries, update latencies).
+/// A CustomResourceDefinition whose schema has `properties` described string fields.
+fn big_crd(group: &str, properties: usize) -> Value {
+    let description = "A field of the benchmark's custom resource, described at the length that generated \
+        definitions (kubebuilder, controller-gen) give their fields: a sentence or two on what the field \
+        means and which values it takes.";
+    let props: serde_json::Map<String, Value> = (0..properties)
+        .map(|i| (format!("field{i:05}"), json!({ "type": "string", "description": description, "maxLength": 253 })))
+        .collect();
+    json!({
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": { "name": format!("widgets.{group}") },
+        "spec": {
+            "group": group,
+            "scope": "Namespaced",
+            "names": { "plural": "widgets", "singular": "widget", "kind": "Widget", "listKind": "WidgetList" },
+            "versions": [{
+                "name": "v1", "served": true, "storage": true,
+                "schema": { "openAPIV3Schema": { "type": "object", "properties": {
+                    "spec": { "type": "object", "properties": props },
+                } } },
+            }],
+        },
+    })
+}
+
+/// Creates `runs` definitions with large schemas; for each, the time from sending the
+/// create to a watch event showing `Established=True`. Returns the body sizes and times.
+async fn crd_established(
+    conn: &mut Conn,
+    port: u16,
+    tls: Arc<rustls::ClientConfig>,
+    runs: usize,
+    properties: usize,
+) -> anyhow::Result<(Vec<usize>, Vec<Duration>)> {
+    let mut sizes = Vec::new();
+    let mut times = Vec::new();
+    for i in 0..runs {
+        let group = format!("bench{i}.example.com");
+        let body = Bytes::from(serde_json::to_vec(&big_crd(&group, properties))?);
+        sizes.push(body.len());
+        let (_, list) = conn.get("/apis/apiextensions.k8s.io/v1/customresourcedefinitions?limit=1").await?;
+        let list: Value = serde_json::from_slice(&list)?;
+        let rv = list["metadata"]["resourceVersion"].as_str().unwrap_or("0").to_string();
+        let mut watcher = Conn::open(port, tls.clone()).await?;
+        let path = format!(
+            "/apis/apiextensions.k8s.io/v1/customresourcedefinitions?watch=1&resourceVersion={rv}\
+             &fieldSelector=metadata.name%3Dwidgets.{group}&timeoutSeconds=60"
+        );
+        let req = watcher.request(Method::GET, &path, "application/json", Bytes::new());
+        let resp = watcher.start(req).await?;
+        let mut stream = resp.into_body();
+        let started = Instant::now();
+        let (status, answer) = conn
+            .call(Method::POST, "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", "application/json", body)
+            .await?;
+        if status != StatusCode::CREATED {
+            bail!("creating the CRD: {status} {}", String::from_utf8_lossy(&answer));
+        }
+        let mut buf = Vec::new();
+        let established = loop {
+            let frame = tokio::time::timeout(REQUEST_TIMEOUT, stream.frame())
+                .await
+                .map_err(|_| anyhow!("no Established event"))?
+                .ok_or_else(|| anyhow!("watch ended"))??;
+            let Ok(data) = frame.into_data() else { continue };
+            buf.extend_from_slice(&data);
+            let mut found = None;
+            while let Some(end) = buf.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = buf.drain(..=end).collect();
+                let event: Value = serde_json::from_slice(&line)?;
+                let conditions = event["object"]["status"]["conditions"].as_array().cloned().unwrap_or_default();
+                if conditions.iter().any(|c| c["type"] == "Established" && c["status"] == "True") {
+                    found = Some(started.elapsed());
+                }
+            }
+            if let Some(t) = found {
+                break t;
+            }
+        };
+        times.push(established);
+    }
+    Ok((sizes, times))
+}
+
 async fn watch_fanout(
     port: u16,
     tls: Arc<rustls::ClientConfig>,
@@ -915,6 +1007,25 @@ async fn run(args: Args) -> anyhow::Result<()> {
         format!("{} / {} / {}", ms(a50), ms(a99), ms(amax)),
         "p99 ≤ 10 ms",
     );
+
+    // 3e. A CustomResourceDefinition with a large schema becoming Established.
+    let (sizes, times) = crd_established(&mut conn, port, tls.clone(), args.crd_runs, args.crd_properties).await?;
+    let (p50, _, _, max) = summary(times.clone());
+    println!(
+        "\n  CRD with a {:.0} KB schema: create → Established (watched) per run (ms): {}",
+        sizes.iter().copied().max().unwrap_or(0) as f64 / 1024.0,
+        times.iter().map(|d| format!("{:.1}", d.as_secs_f64() * 1000.0)).collect::<Vec<_>>().join(", ")
+    );
+    report.add(
+        &format!(
+            "CRD with a {:.0} KB schema: create → Established (median; max of {})",
+            sizes.iter().copied().max().unwrap_or(0) as f64 / 1024.0,
+            times.len()
+        ),
+        format!("{}; {}", ms(p50), ms(max)),
+        "≤ 200 ms",
+    );
+
     let rss_loaded = server.status_kb("VmRSS:").unwrap_or(0);
     let hwm = server.status_kb("VmHWM:").unwrap_or(0);
 

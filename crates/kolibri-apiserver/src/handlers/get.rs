@@ -15,6 +15,7 @@ pub async fn get(server: &Arc<ApiServer>, ctx: &Ctx) -> ApiResult<Response<Body>
     let def = &ctx.def;
     let key = keys::object(def, ctx.namespace(), ctx.name());
     let kv = super::read_current(server, def, &key, ctx.name()).await?;
-    let wire = encoding::with_resource_version(&kv.value, kv.mod_revision);
+    let stored = encoding::as_version(&kv.value, encoding::served_api_version(def).as_deref());
+    let wire = encoding::with_resource_version(&stored, kv.mod_revision);
     super::object_response(ctx, StatusCode::OK, wire)
 }

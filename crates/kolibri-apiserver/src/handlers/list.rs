@@ -233,11 +233,13 @@ pub async fn list(server: &Arc<ApiServer>, ctx: &Ctx) -> ApiResult<Response<Body
     if let Some(r) = page.remaining.filter(|r| *r > 0) {
         list_meta["remainingItemCount"] = json!(r);
     }
+    let version = encoding::served_api_version(&ctx.def);
+    let version = version.as_deref();
     if ctx.format.shape != Shape::Object {
         let objs: Vec<Value> = page
             .items
             .iter()
-            .map(|kv| encoding::decode_stored(&kv.value, kv.mod_revision))
+            .map(|kv| encoding::decode_stored(&encoding::as_version(&kv.value, version), kv.mod_revision))
             .collect::<Result<_, _>>()
             .map_err(ApiError::internal)?;
         let out = match ctx.format.shape {
@@ -259,7 +261,7 @@ pub async fn list(server: &Arc<ApiServer>, ctx: &Ctx) -> ApiResult<Response<Body
         if i > 0 {
             out.put_u8(b',');
         }
-        encoding::put_with_resource_version(&mut out, &kv.value, kv.mod_revision);
+        encoding::put_with_resource_version(&mut out, &encoding::as_version(&kv.value, version), kv.mod_revision);
     }
     out.extend_from_slice(b"]}");
     Ok(response::encoded(StatusCode::OK, ctx.format, Bytes::from(out)))

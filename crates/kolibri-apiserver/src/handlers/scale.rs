@@ -1,8 +1,10 @@
-//! The `scale` subresource: an `autoscaling/v1 Scale` view of `spec.replicas`.
+//! The `scale` subresource: an `autoscaling/v1 Scale` view of `spec.replicas`, or of the
+//! paths a custom resource's definition names.
 
 use std::sync::Arc;
 
 use http::{Response, StatusCode};
+use kolibri_resources::ResourceDef;
 use serde_json::{json, Value};
 
 use super::write::update_object;
@@ -13,8 +15,55 @@ use crate::response::Body;
 use crate::status::{ApiError, ApiResult};
 use crate::{encoding, ApiServer};
 
+/// Where a kind keeps its replicas and selector, as JSON pointers.
+struct Paths {
+    spec_replicas: String,
+    status_replicas: String,
+    /// For custom resources: a string selector at this pointer.
+    label_selector: Option<String>,
+}
+
+impl Paths {
+    fn of(def: &ResourceDef) -> Paths {
+        match def.custom.as_ref().and_then(|c| c.scale.as_ref()) {
+            Some(s) => Paths {
+                spec_replicas: pointer(&s.spec_replicas_path),
+                status_replicas: pointer(&s.status_replicas_path),
+                label_selector: s.label_selector_path.as_deref().map(pointer),
+            },
+            None => Paths {
+                spec_replicas: "/spec/replicas".into(),
+                status_replicas: "/status/replicas".into(),
+                label_selector: None,
+            },
+        }
+    }
+}
+
+/// `.spec.replicas` → `/spec/replicas`.
+fn pointer(path: &str) -> String {
+    path.split('.').filter(|p| !p.is_empty()).fold(String::new(), |acc, p| format!("{acc}/{p}"))
+}
+
+/// Sets the value at a JSON pointer, making the objects on the way.
+fn set_at(obj: &mut Value, ptr: &str, value: Value) {
+    let mut cur = obj;
+    let parts: Vec<&str> = ptr.split('/').skip(1).collect();
+    for (i, part) in parts.iter().enumerate() {
+        if !cur.is_object() {
+            *cur = json!({});
+        }
+        let Some(map) = cur.as_object_mut() else { return };
+        if i + 1 == parts.len() {
+            map.insert((*part).to_string(), value);
+            return;
+        }
+        cur = map.entry((*part).to_string()).or_insert_with(|| json!({}));
+    }
+}
+
 /// The Scale of a workload object in wire form.
-fn scale_of(obj: &Value) -> Value {
+fn scale_of(paths: &Paths, obj: &Value) -> Value {
     let m = meta::metadata(obj).cloned().unwrap_or_default();
     let mut metadata = serde_json::Map::new();
     for key in ["name", "namespace", "uid", "resourceVersion", "creationTimestamp"] {
@@ -22,10 +71,14 @@ fn scale_of(obj: &Value) -> Value {
             metadata.insert(key.into(), v.clone());
         }
     }
-    let spec_replicas = obj.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(0);
-    let status_replicas = obj.pointer("/status/replicas").and_then(Value::as_i64).unwrap_or(0);
+    let spec_replicas = obj.pointer(&paths.spec_replicas).and_then(Value::as_i64).unwrap_or(0);
+    let status_replicas = obj.pointer(&paths.status_replicas).and_then(Value::as_i64).unwrap_or(0);
     let mut status = json!({ "replicas": status_replicas });
-    if let Some(selector) = obj.pointer("/spec/selector").map(selector_string).filter(|s| !s.is_empty()) {
+    let selector = match &paths.label_selector {
+        Some(ptr) => obj.pointer(ptr).and_then(Value::as_str).map(str::to_string),
+        None => obj.pointer("/spec/selector").map(selector_string),
+    };
+    if let Some(selector) = selector.filter(|s| !s.is_empty()) {
         status["selector"] = json!(selector);
     }
     json!({
@@ -72,7 +125,9 @@ pub async fn get(server: &Arc<ApiServer>, ctx: &Ctx) -> ApiResult<Response<Body>
     let key = keys::object(def, ctx.namespace(), ctx.name());
     let kv = super::read_current(server, def, &key, ctx.name()).await?;
     let obj = encoding::decode_stored(&kv.value, kv.mod_revision).map_err(ApiError::internal)?;
-    Ok(crate::response::json_value(StatusCode::OK, &scale_of(&obj)))
+    let scale = serde_json::to_vec(&scale_of(&Paths::of(def), &obj)).map_err(ApiError::internal)?;
+    // `kubectl get --subresource=scale` asks for a Table.
+    super::object_response(ctx, StatusCode::OK, bytes::Bytes::from(scale))
 }
 
 /// PUT or PATCH of `scale`: the new `spec.replicas` goes to the parent object.
@@ -87,8 +142,9 @@ pub async fn write(server: &Arc<ApiServer>, ctx: &Ctx) -> ApiResult<Response<Bod
     };
     let put_body = if patch_type.is_none() { Some(decode_body(ctx)?) } else { None };
     let definition = kolibri_resources::schema::definition_name("autoscaling", "v1", "Scale");
+    let paths = Paths::of(&ctx.def);
     let resp = update_object(server, ctx, |old| {
-        let current = scale_of(old);
+        let current = scale_of(&paths, old);
         let desired = match (&put_body, patch_type) {
             (Some(body), _) => body.clone(),
             (None, Some(t)) => {
@@ -110,7 +166,7 @@ pub async fn write(server: &Arc<ApiServer>, ctx: &Ctx) -> ApiResult<Response<Bod
             ));
         }
         let mut new = old.clone();
-        new["spec"]["replicas"] = json!(replicas);
+        set_at(&mut new, &paths.spec_replicas, json!(replicas));
         // A resourceVersion in the Scale is a precondition on the parent.
         let rv = desired.pointer("/metadata/resourceVersion").cloned().unwrap_or(Value::Null);
         meta::metadata_mut(&mut new).insert("resourceVersion".into(), rv);
@@ -124,5 +180,5 @@ pub async fn write(server: &Arc<ApiServer>, ctx: &Ctx) -> ApiResult<Response<Bod
     if obj.get("kind").and_then(Value::as_str) == Some("Status") {
         return Ok(Response::from_parts(parts, crate::response::full(bytes)));
     }
-    Ok(crate::response::json_value(parts.status, &scale_of(&obj)))
+    Ok(crate::response::json_value(parts.status, &scale_of(&paths, &obj)))
 }

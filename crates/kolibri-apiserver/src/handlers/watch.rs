@@ -91,6 +91,7 @@ pub async fn watch(server: &Arc<ApiServer>, ctx: &Ctx) -> ApiResult<Response<Bod
     let (tx, rx) = mpsc::channel::<Result<Frame<Bytes>, std::convert::Infallible>>(64);
     let mut writer = Writer {
         def: ctx.def.clone(),
+        api_version: crate::encoding::served_api_version(&ctx.def),
         filter,
         shape: ctx.format.shape,
         // Parsed once: tables are built for every event.
@@ -188,6 +189,8 @@ fn error_line(err: &StoreError) -> Bytes {
 /// Turns store events into event lines for one watcher.
 struct Writer {
     def: Arc<kolibri_resources::ResourceDef>,
+    /// For custom resources: the apiVersion objects are shown in.
+    api_version: Option<String>,
     filter: Filter,
     shape: Shape,
     table_query: super::Query,
@@ -237,10 +240,11 @@ impl Writer {
         out.extend_from_slice(b"{\"type\":\"");
         out.extend_from_slice(kind.as_bytes());
         out.extend_from_slice(b"\",\"object\":");
+        let stored = encoding::as_version(&kv.value, self.api_version.as_deref());
         match self.shape {
-            Shape::Object => encoding::put_with_resource_version(&mut out, &kv.value, kv.mod_revision),
+            Shape::Object => encoding::put_with_resource_version(&mut out, &stored, kv.mod_revision),
             Shape::Table | Shape::Metadata => {
-                let obj = encoding::decode_stored(&kv.value, kv.mod_revision).ok()?;
+                let obj = encoding::decode_stored(&stored, kv.mod_revision).ok()?;
                 let converted = if self.shape == Shape::Table {
                     let mut t = crate::table::table(&self.def, &[obj], None, &self.table_query, false);
                     if !self.first_table {

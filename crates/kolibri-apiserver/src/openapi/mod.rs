@@ -9,6 +9,8 @@
 //! Documents are built on first request, not at start: the core/v1 document alone is
 //! megabytes of JSON. The index needs every document's content hash, so it builds them all.
 
+mod custom;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, OnceLock};
 
@@ -24,7 +26,7 @@ const PATCH: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.Patch";
 /// The OpenAPI v3 documents of a set of served resources.
 pub struct OpenApiDocs {
     /// Keyed by the path below `/openapi/v3/` (`api/v1`, `apis/apps/v1`).
-    docs: BTreeMap<String, LazyDoc>,
+    docs: BTreeMap<String, Arc<LazyDoc>>,
     index: OnceLock<Vec<u8>>,
 }
 
@@ -46,13 +48,31 @@ impl LazyDoc {
 impl OpenApiDocs {
     /// Groups `resources` by group/version; documents are built on first use.
     pub fn build(resources: &[Arc<ResourceDef>]) -> OpenApiDocs {
-        let mut docs: BTreeMap<String, LazyDoc> = BTreeMap::new();
-        for def in resources {
-            docs.entry(gv_path(def))
-                .or_insert_with(|| LazyDoc { resources: Vec::new(), built: OnceLock::new() })
-                .resources
-                .push(def.clone());
-        }
+        let docs = group_by_path(resources)
+            .into_iter()
+            .map(|(path, resources)| (path, Arc::new(LazyDoc { resources, built: OnceLock::new() })))
+            .collect();
+        OpenApiDocs { docs, index: OnceLock::new() }
+    }
+
+    /// The documents of a changed set of resources; documents of group/versions whose
+    /// resources are the same are kept with what they already built.
+    pub fn rebuild(&self, resources: &[Arc<ResourceDef>]) -> OpenApiDocs {
+        let docs = group_by_path(resources)
+            .into_iter()
+            .map(|(path, resources)| {
+                let doc = match self.docs.get(&path) {
+                    Some(old)
+                        if old.resources.len() == resources.len()
+                            && old.resources.iter().zip(&resources).all(|(a, b)| Arc::ptr_eq(a, b)) =>
+                    {
+                        old.clone()
+                    }
+                    _ => Arc::new(LazyDoc { resources, built: OnceLock::new() }),
+                };
+                (path, doc)
+            })
+            .collect();
         OpenApiDocs { docs, index: OnceLock::new() }
     }
 
@@ -79,6 +99,14 @@ impl OpenApiDocs {
     }
 }
 
+fn group_by_path(resources: &[Arc<ResourceDef>]) -> BTreeMap<String, Vec<Arc<ResourceDef>>> {
+    let mut out: BTreeMap<String, Vec<Arc<ResourceDef>>> = BTreeMap::new();
+    for def in resources {
+        out.entry(gv_path(def)).or_default().push(def.clone());
+    }
+    out
+}
+
 /// `api/v1` or `apis/<group>/<version>`.
 fn gv_path(def: &ResourceDef) -> String {
     if def.group.is_empty() {
@@ -97,10 +125,15 @@ fn content_hash(bytes: &[u8]) -> String {
 fn document_json(resources: &[Arc<ResourceDef>]) -> Value {
     let mut paths = Map::new();
     let mut roots: BTreeSet<&'static str> = [STATUS, DELETE_OPTIONS].into_iter().collect();
+    let mut custom = Map::new();
     for def in resources {
+        if let Some(info) = &def.custom {
+            custom::add_schemas(def, info, &mut custom, &mut roots);
+        }
         add_resource_paths(def, &mut paths, &mut roots);
     }
     let mut schemas = closure(&roots);
+    schemas.extend(custom);
     schemas.insert(
         PATCH.to_owned(),
         json!({
@@ -165,7 +198,7 @@ struct Target<'a> {
     version: &'a str,
     kind: &'a str,
     /// Component schema of the body, if the kind has one.
-    definition: Option<&'static str>,
+    definition: Option<String>,
     /// `Status`, `Scale`, ... for operation ids.
     suffix: String,
 }
@@ -177,10 +210,19 @@ fn add_resource_paths(def: &ResourceDef, paths: &mut Map<String, Value>, roots: 
         format!("/apis/{}/{}", def.group, def.version)
     };
     let has = |verb: &str| def.verbs.iter().any(|v| v == verb);
-    let definition = schema::definition_name(&def.group, &def.version, &def.kind);
-    let list_definition = schema::definition_name(&def.group, &def.version, &def.list_kind);
-    roots.extend(definition);
-    roots.extend(list_definition);
+    let (definition, list_definition) = match &def.custom {
+        Some(_) => {
+            let name = custom::definition_name(def);
+            (Some(name.clone()), Some(format!("{name}List")))
+        }
+        None => {
+            let definition = schema::definition_name(&def.group, &def.version, &def.kind);
+            let list_definition = schema::definition_name(&def.group, &def.version, &def.list_kind);
+            roots.extend(definition);
+            roots.extend(list_definition);
+            (definition.map(str::to_string), list_definition.map(str::to_string))
+        }
+    };
     let target =
         Target { group: &def.group, version: &def.version, kind: &def.kind, definition, suffix: String::new() };
     let ops = Ops { def, namespaced: def.namespaced };
@@ -196,7 +238,7 @@ fn add_resource_paths(def: &ResourceDef, paths: &mut Map<String, Value>, roots: 
 
     let mut path = PathItem::new(&ops, false);
     if has("list") {
-        let list_target = Target { definition: list_definition, ..target.clone() };
+        let list_target = Target { definition: list_definition.clone(), ..target.clone() };
         path.op("get", ops.list(&list_target, false));
     }
     if has("create") {
@@ -223,7 +265,7 @@ fn add_resource_paths(def: &ResourceDef, paths: &mut Map<String, Value>, roots: 
     path.insert(paths, item.clone());
 
     if def.namespaced && has("list") {
-        let list_target = Target { definition: list_definition, ..target.clone() };
+        let list_target = Target { definition: list_definition.clone(), ..target.clone() };
         let mut path = PathItem::new(&Ops { def, namespaced: false }, false);
         path.op("get", ops.list(&list_target, true));
         path.insert(paths, format!("{prefix}/{}", def.plural));
@@ -247,8 +289,15 @@ fn add_subresource_path(
     } else {
         (sub.group.as_str(), sub.version.as_str(), sub.kind.as_str())
     };
-    let definition = schema::definition_name(group, version, kind);
-    roots.extend(definition);
+    let definition = match schema::definition_name(group, version, kind) {
+        Some(name) => {
+            roots.insert(name);
+            Some(name.to_string())
+        }
+        // A custom resource's own subresource (status) has the resource's schema.
+        None if def.custom.is_some() && kind == def.kind => Some(custom::definition_name(def)),
+        None => None,
+    };
     let target = Target { group, version, kind, definition, suffix: upper_first(&sub.name) };
     let connect = matches!(sub.name.as_str(), "exec" | "attach" | "portforward" | "proxy");
     let has = |verb: &str| sub.verbs.iter().any(|v| v == verb);
@@ -391,14 +440,14 @@ impl Ops<'_> {
                 query_param("watch", "Watch for changes to the described resources and return them as a stream of add, update, and remove notifications.", "boolean"),
             ]),
         );
-        op.insert("responses".into(), self.responses(&["200"], target.definition));
+        op.insert("responses".into(), self.responses(&["200"], target.definition.as_deref()));
         Value::Object(op)
     }
 
     fn read(&self, target: &Target) -> Value {
         let mut op = self.operation("read", "get", target, false);
         op.insert("description".into(), format!("read the specified {}", target.kind).into());
-        op.insert("responses".into(), self.responses(&["200"], target.definition));
+        op.insert("responses".into(), self.responses(&["200"], target.definition.as_deref()));
         Value::Object(op)
     }
 
@@ -406,8 +455,8 @@ impl Ops<'_> {
         let mut op = self.operation("create", "post", target, false);
         op.insert("description".into(), format!("create a {}", target.kind).into());
         op.insert("parameters".into(), write_params(false));
-        op.insert("requestBody".into(), Self::body(target.definition));
-        op.insert("responses".into(), self.responses(&["200", "201", "202"], target.definition));
+        op.insert("requestBody".into(), Self::body(target.definition.as_deref()));
+        op.insert("responses".into(), self.responses(&["200", "201", "202"], target.definition.as_deref()));
         Value::Object(op)
     }
 
@@ -415,8 +464,8 @@ impl Ops<'_> {
         let mut op = self.operation("replace", "put", target, false);
         op.insert("description".into(), format!("replace the specified {}", target.kind).into());
         op.insert("parameters".into(), write_params(false));
-        op.insert("requestBody".into(), Self::body(target.definition));
-        op.insert("responses".into(), self.responses(&["200", "201"], target.definition));
+        op.insert("requestBody".into(), Self::body(target.definition.as_deref()));
+        op.insert("responses".into(), self.responses(&["200", "201"], target.definition.as_deref()));
         Value::Object(op)
     }
 
@@ -435,7 +484,7 @@ impl Ops<'_> {
             content.insert(t.into(), json!({ "schema": schema_ref(PATCH) }));
         }
         op.insert("requestBody".into(), json!({ "content": content, "required": true }));
-        op.insert("responses".into(), self.responses(&["200", "201"], target.definition));
+        op.insert("responses".into(), self.responses(&["200", "201"], target.definition.as_deref()));
         Value::Object(op)
     }
 

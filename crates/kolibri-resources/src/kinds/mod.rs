@@ -3,6 +3,7 @@
 //! [`simple`].
 
 pub(crate) mod admission;
+pub(crate) mod apiextensions;
 pub(crate) mod apps;
 pub(crate) mod batch;
 pub(crate) mod core;

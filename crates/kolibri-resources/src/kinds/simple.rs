@@ -17,9 +17,6 @@ use k8s_openapi::api::node::v1::RuntimeClass;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::scheduling::v1::PriorityClass;
 use k8s_openapi::api::storage::v1::{CSINode, CSIStorageCapacity, VolumeAttachment};
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
-    CustomResourceConversion, CustomResourceDefinition,
-};
 use serde_json::Value;
 
 use crate::defaults::str_default;
@@ -93,64 +90,31 @@ impl Kind for PriorityClass {
 impl Kind for CertificateSigningRequest {
     const FIELDS: &'static [&'static str] = &["spec.signerName"];
 
-    fn field_value(obj: &Value, field: &str) -> Option<String> {
-        Some(str_at(obj, field))
-    }
-}
-
-impl Kind for CustomResourceDefinition {
-    const GENERATION: bool = true;
-
-    fn default(&mut self) {
-        let spec = &mut self.spec;
-        if spec.conversion.is_none() {
-            spec.conversion = Some(CustomResourceConversion { strategy: "None".into(), webhook: None });
-        }
-        if let Some(service) = spec
-            .conversion
-            .as_mut()
-            .and_then(|c| c.webhook.as_mut())
-            .and_then(|w| w.client_config.as_mut())
-            .and_then(|c| c.service.as_mut())
-        {
-            service.port.get_or_insert(443);
-        }
-        if spec.names.singular.as_deref().is_none_or(str::is_empty) {
-            spec.names.singular = Some(spec.names.kind.to_lowercase());
-        }
-        if spec.names.list_kind.as_deref().is_none_or(str::is_empty) && !spec.names.kind.is_empty() {
-            spec.names.list_kind = Some(format!("{}List", spec.names.kind));
-        }
-    }
-
+    /// Upstream's rules for what the signers rely on: a signer, and a lifetime of at
+    /// least ten minutes when one is asked for.
     fn validate(&self) -> Vec<FieldError> {
         let mut errs = Vec::new();
-        let name = self.metadata.name.clone().unwrap_or_default();
-        let expected = format!("{}.{}", self.spec.names.plural, self.spec.group);
-        if !name.is_empty() && name != expected {
-            errs.push(FieldError::invalid(
-                &FieldPath::new("metadata").child("name"),
-                name,
-                "must be spec.names.plural+\".\"+spec.group",
-            ));
+        let spec = FieldPath::new("spec");
+        if self.spec.signer_name.is_empty() {
+            errs.push(FieldError::required(&spec.child("signerName"), ""));
         }
-        if self.spec.group.is_empty() {
-            errs.push(FieldError::required(&FieldPath::new("spec").child("group"), ""));
-        }
-        if self.spec.versions.is_empty() {
+        if let Some(seconds) = self.spec.expiration_seconds.filter(|s| *s < 600) {
             errs.push(FieldError::invalid(
-                &FieldPath::new("spec").child("versions"),
-                crate::field_error::BadValue::Raw("[]apiextensions.CustomResourceDefinitionVersion(nil)".into()),
-                "must have exactly one version marked as storage version",
-            ));
-        } else if self.spec.versions.iter().filter(|v| v.storage).count() != 1 {
-            errs.push(FieldError::invalid(
-                &FieldPath::new("spec").child("versions"),
-                crate::validation::json_value(&self.spec.versions.iter().map(|v| &v.name).collect::<Vec<_>>()),
-                "must have exactly one version marked as storage version",
+                &spec.child("expirationSeconds"),
+                seconds,
+                "may not specify a duration less than 600 seconds (10 minutes)",
             ));
         }
         errs
+    }
+
+    /// The request and its requester never change after create (upstream's strategy).
+    fn prepare_for_update(&mut self, old: &Self) {
+        self.spec = old.spec.clone();
+    }
+
+    fn field_value(obj: &Value, field: &str) -> Option<String> {
+        Some(str_at(obj, field))
     }
 }
 

@@ -32,6 +32,11 @@ impl Kind for CronJob {
         } else if let Err(msg) = check_schedule(&spec.schedule) {
             errs.push(FieldError::invalid(&schedule_path, &spec.schedule, &msg));
         }
+        if let Some(zone) = spec.time_zone.as_deref() {
+            if let Err(msg) = check_time_zone(zone) {
+                errs.push(FieldError::invalid(&path.child("timeZone"), zone, &msg));
+            }
+        }
         if let Some(policy) = spec.concurrency_policy.as_deref() {
             const POLICIES: &[&str] = &["Allow", "Forbid", "Replace"];
             if !POLICIES.contains(&policy) {
@@ -83,7 +88,7 @@ fn check_schedule(schedule: &str) -> Result<(), String> {
     if fields.len() != 5 {
         return Err(format!("expected exactly 5 fields, found {}: [{}]", fields.len(), fields.join(" ")));
     }
-    let ranges = [(0, 59), (0, 23), (1, 31), (1, 12), (0, 7)];
+    let ranges = [(0, 59), (0, 23), (1, 31), (1, 12), (0, 6)];
     for (field, (lo, hi)) in fields.iter().zip(ranges) {
         for part in field.split(',') {
             let (range, step) = part.split_once('/').map_or((part, None), |(r, s)| (r, Some(s)));
@@ -148,5 +153,43 @@ mod tests {
         assert_eq!(obj["spec"]["failedJobsHistoryLimit"], 1);
         assert_eq!(obj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["dnsPolicy"], "ClusterFirst");
         assert!(def.strategy.validate_create(&obj).is_empty(), "{:?}", def.strategy.validate_create(&obj));
+    }
+}
+
+/// Upstream's `validateTimeZone`: an IANA name the host's zoneinfo knows.
+fn check_time_zone(zone: &str) -> Result<(), String> {
+    if zone.is_empty() {
+        return Err("timeZone must be nil or non-empty string".into());
+    }
+    let valid_part = |p: &str| {
+        p != "."
+            && p != ".."
+            && !p.starts_with('-')
+            && !p.is_empty()
+            && p.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '+'))
+    };
+    if !zone.split('/').all(valid_part) {
+        return Err(format!("unknown time zone {zone}"));
+    }
+    if zone.eq_ignore_ascii_case("Local") {
+        return Err("timeZone must be an explicit time zone as defined in https://www.iana.org/time-zones".into());
+    }
+    if zone != "UTC" && jiff::tz::db().get(zone).is_err() {
+        return Err(format!("unknown time zone {zone}"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod time_zone_tests {
+    use super::check_time_zone;
+
+    #[test]
+    fn time_zones_are_checked_like_upstream() {
+        assert!(check_time_zone("Europe/Berlin").is_ok());
+        assert!(check_time_zone("UTC").is_ok());
+        assert_eq!(check_time_zone("Mars/Olympus"), Err("unknown time zone Mars/Olympus".into()));
+        assert_eq!(check_time_zone("../etc"), Err("unknown time zone ../etc".into()));
+        assert!(check_time_zone("Local").unwrap_err().starts_with("timeZone must be an explicit time zone"));
     }
 }

@@ -10,7 +10,11 @@ impl Kind for ResourceQuota {
     fn validate(&self) -> Vec<FieldError> {
         let mut errs = Vec::new();
         if let Some(hard) = self.spec.as_ref().and_then(|s| s.hard.as_ref()) {
-            validate_quantities(hard, &FieldPath::new("spec").child("hard"), &mut errs);
+            let path = FieldPath::new("spec").child("hard");
+            for name in hard.keys().filter(|n| !crate::quota::is_standard_resource(n)) {
+                errs.push(FieldError::invalid(&path.key(name), name.as_str(), "must be a standard resource for quota"));
+            }
+            validate_quantities(hard, &path, &mut errs);
         }
         errs
     }
