@@ -5,13 +5,12 @@
 
 use std::collections::HashSet;
 use std::net::Ipv4Addr;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use kolibri_resources::{FieldError, FieldErrorType, ResourceDef};
 use rand::Rng;
 use serde_json::{json, Value};
 
-use crate::status::{ApiError, ApiResult};
 use crate::ApiServer;
 
 #[derive(Default)]
@@ -74,7 +73,7 @@ impl Allocator {
     }
 
     /// Gives a new Service its ClusterIP and NodePorts.
-    fn allocate(&self, svc: &mut Value) -> Result<Allocation, Vec<FieldError>> {
+    pub(crate) fn allocate(&self, svc: &mut Value) -> Result<Allocation, Vec<FieldError>> {
         let mut taken = self.lock();
         let mut allocation = Allocation::default();
         let mut errors = Vec::new();
@@ -221,20 +220,11 @@ fn node_ports(svc: &Value) -> Vec<u16> {
         .collect()
 }
 
-fn is_service(def: &ResourceDef) -> bool {
+pub(crate) fn is_service(def: &ResourceDef) -> bool {
     def.group.is_empty() && def.plural == "services"
 }
 
 impl ApiServer {
-    /// Admission that takes shared resources for a new object (Service addresses).
-    pub(crate) fn admit_create(self: &Arc<Self>, def: &ResourceDef, obj: &mut Value) -> ApiResult<Allocation> {
-        if !is_service(def) {
-            return Ok(Allocation::default());
-        }
-        let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string();
-        self.allocator.allocate(obj).map_err(|errors| ApiError::invalid("", "Service", &name, &errors))
-    }
-
     /// Gives back what a deleted object held.
     pub(crate) fn on_deleted(&self, def: &ResourceDef, obj: &Value) {
         if !is_service(def) {

@@ -80,7 +80,7 @@ async fn create_if_missing(
     if server.store.get(&key).await?.is_some() {
         return Ok(());
     }
-    let obj = prepare_create_internal(server, def, obj).map_err(|e| anyhow::anyhow!("creating {key}: {e}"))?;
+    let obj = prepare_create_internal(server, def, obj).await.map_err(|e| anyhow::anyhow!("creating {key}: {e}"))?;
     match server.store.create(&key, encoding::to_stored(&obj)).await {
         Ok(_) | Err(StoreError::AlreadyExists(_)) => Ok(()),
         Err(e) => Err(e).with_context(|| format!("creating {key}")),

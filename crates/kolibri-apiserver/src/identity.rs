@@ -1,5 +1,7 @@
 //! Who is calling: authentication by client certificate, and the interim authorizer.
 
+use std::collections::BTreeMap;
+
 use serde_json::{json, Value};
 
 use crate::request_info::RequestInfo;
@@ -11,11 +13,13 @@ pub struct UserInfo {
     pub name: String,
     pub uid: String,
     pub groups: Vec<String>,
+    /// Further facts about the user (service accounts: the bound pod, the token id).
+    pub extra: BTreeMap<String, Vec<String>>,
 }
 
 impl UserInfo {
     pub fn anonymous() -> Self {
-        Self { name: "system:anonymous".into(), uid: String::new(), groups: vec!["system:unauthenticated".into()] }
+        Self { name: "system:anonymous".into(), groups: vec!["system:unauthenticated".into()], ..Default::default() }
     }
 
     pub fn is_anonymous(&self) -> bool {
@@ -30,7 +34,7 @@ impl UserInfo {
         let mut groups: Vec<String> =
             subject.iter_organization().filter_map(|o| o.as_str().ok().map(str::to_string)).collect();
         groups.push("system:authenticated".into());
-        Some(Self { name, uid: String::new(), groups })
+        Some(Self { name, groups, ..Default::default() })
     }
 
     /// The `userInfo` of a SelfSubjectReview.
@@ -38,6 +42,9 @@ impl UserInfo {
         let mut v = json!({ "username": self.name, "groups": self.groups });
         if !self.uid.is_empty() {
             v["uid"] = json!(self.uid);
+        }
+        if !self.extra.is_empty() {
+            v["extra"] = json!(self.extra);
         }
         v
     }
@@ -61,11 +68,32 @@ pub fn authorize(user: &UserInfo, info: Option<&RequestInfo>, method: &str, path
     if privileged {
         return Ok(());
     }
-    // Everyone authenticated may ask who they are, as with upstream's system:basic-user.
-    if let Some(i) = info {
-        if i.group == "authentication.k8s.io" && i.resource == "selfsubjectreviews" && i.verb == "create" {
-            return Ok(());
+    // Everyone authenticated may ask who they are and what they may do (upstream's
+    // system:basic-user), and read discovery, OpenAPI and version (system:discovery,
+    // system:public-info-viewer, system:service-account-issuer-discovery).
+    match info {
+        Some(i) => {
+            let own = matches!(
+                (i.group.as_str(), i.resource.as_str()),
+                ("authentication.k8s.io", "selfsubjectreviews")
+                    | ("authorization.k8s.io", "selfsubjectaccessreviews" | "selfsubjectrulesreviews")
+            );
+            if own && i.verb == "create" {
+                return Ok(());
+            }
+            // Joining nodes ask for their certificates with a bootstrap identity (upstream's
+            // system:node-bootstrapper role, bound to system:bootstrappers).
+            let bootstrapping = user.groups.iter().any(|g| g == "system:bootstrappers")
+                && i.group == "certificates.k8s.io"
+                && i.resource == "certificatesigningrequests"
+                && i.subresource.is_none()
+                && matches!(i.verb, "create" | "get" | "list" | "watch");
+            if bootstrapping {
+                return Ok(());
+            }
         }
+        None if matches!(method, "GET" | "HEAD") && public_path(path) => return Ok(()),
+        None => {}
     }
     Err(ApiError::forbidden(match info {
         Some(i) => {
@@ -90,6 +118,14 @@ pub fn authorize(user: &UserInfo, info: Option<&RequestInfo>, method: &str, path
         }
         None => format!("forbidden: User \"{}\" cannot {} path \"{path}\"", user.name, method.to_ascii_lowercase()),
     }))
+}
+
+/// Non-resource paths every authenticated user may read.
+fn public_path(path: &str) -> bool {
+    matches!(path, "/api" | "/apis" | "/version" | "/healthz" | "/livez" | "/readyz" | "/openapi/v2")
+        || ["/api/", "/apis/", "/openapi/v3", "/.well-known/openid-configuration", "/openid/v1/jwks"]
+            .iter()
+            .any(|p| path.starts_with(p))
 }
 
 fn qualified(group: &str, resource: &str) -> String {

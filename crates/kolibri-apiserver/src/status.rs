@@ -137,6 +137,13 @@ impl ApiError {
         Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "UnsupportedMediaType", message)
     }
 
+    /// 429, upstream's `NewTooManyRequests`: `retry_after` 0 is left out of the details.
+    pub fn too_many_requests(message: impl Into<String>, retry_after: u64) -> Self {
+        let mut err = Self::new(StatusCode::TOO_MANY_REQUESTS, "TooManyRequests", message);
+        err.retry_after = (retry_after > 0).then_some(retry_after);
+        err
+    }
+
     pub fn gone(message: impl Into<String>) -> Self {
         Self::new(StatusCode::GONE, "Expired", message)
     }

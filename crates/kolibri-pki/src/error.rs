@@ -51,6 +51,10 @@ pub enum PkiError {
     Generate(#[from] rcgen::Error),
 
     /// The TLS configuration could not be built from the credentials.
+    /// A certificate signing request that cannot be signed.
+    #[error("{0}")]
+    Csr(String),
+
     #[error("TLS configuration: {0}")]
     Tls(String),
 }

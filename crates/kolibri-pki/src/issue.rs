@@ -130,7 +130,7 @@ pub(crate) fn leaf(
 }
 
 /// PEM-encodes `der` with the usual 64-column lines.
-fn pem(label: &str, der: &[u8]) -> String {
+pub(crate) fn pem(label: &str, der: &[u8]) -> String {
     let b64 = STANDARD.encode(der);
     let mut out = format!("-----BEGIN {label}-----\n");
     for line in b64.as_bytes().chunks(64) {

@@ -7,6 +7,7 @@
 //! re-issue only leaves that are missing, near expiry or no longer cover the requested
 //! names. See [`Pki::load_or_create`].
 
+mod csr;
 mod der;
 mod error;
 mod fsio;
@@ -17,5 +18,6 @@ pub mod kubeconfig;
 mod pki;
 mod tls;
 
+pub use csr::{csr_subject, CsrSigner, CsrSubject};
 pub use error::PkiError;
 pub use pki::{Pki, PkiOptions};

@@ -182,6 +182,11 @@ impl Pki {
         &self.admin_key_pem
     }
 
+    /// The CA's private key, PEM-encoded (PKCS#8): for signing certificate requests.
+    pub fn ca_key_pem(&self) -> String {
+        self.ca.key().serialize_pem()
+    }
+
     /// The service-account token signing key, PEM-encoded (PKCS#8, ECDSA P-256, so ES256).
     pub fn service_account_key_pem(&self) -> &str {
         &self.service_key_pem

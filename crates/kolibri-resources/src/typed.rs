@@ -153,12 +153,7 @@ impl<K: Kind> Strategy for Typed<K> {
 
     fn prepare_for_update(&self, obj: &mut Value, old: &Value) {
         if self.has_status {
-            if let Some(m) = obj.as_object_mut() {
-                match old.get("status") {
-                    Some(status) => m.insert("status".into(), status.clone()),
-                    None => m.remove("status"),
-                };
-            }
+            keep_old_status(obj, old);
         }
         let Ok(old) = decode::<K>(old) else { return };
         with_typed::<K>(obj, |new| new.prepare_for_update(&old));
@@ -208,6 +203,17 @@ impl<K: Kind> Strategy for Typed<K> {
 
     fn sets_generation(&self) -> bool {
         K::GENERATION
+    }
+}
+
+/// An update of the main resource of a kind with a status subresource keeps the stored
+/// status: only `/status` writes it.
+pub(crate) fn keep_old_status(obj: &mut Value, old: &Value) {
+    if let Some(m) = obj.as_object_mut() {
+        match old.get("status") {
+            Some(status) => m.insert("status".into(), status.clone()),
+            None => m.remove("status"),
+        };
     }
 }
 

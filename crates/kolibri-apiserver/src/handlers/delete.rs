@@ -17,26 +17,37 @@ use crate::{encoding, ApiServer};
 const PROTECTED_NAMESPACES: [&str; 3] = ["default", "kube-system", "kube-public"];
 
 /// `DeleteOptions` from the body or the query.
-#[derive(Debug, Default)]
-struct Options {
+#[derive(Debug, Default, Clone)]
+pub(super) struct Options {
     grace_period: Option<i64>,
     propagation: Option<String>,
     uid: Option<String>,
-    resource_version: Option<String>,
+    pub(super) resource_version: Option<String>,
+}
+
+impl Options {
+    /// The options of a `DeleteOptions` object (a DELETE body, or an Eviction's).
+    pub(super) fn from_body(body: &Value) -> Self {
+        let mut opts = Options {
+            grace_period: body.get("gracePeriodSeconds").and_then(Value::as_i64),
+            propagation: body.get("propagationPolicy").and_then(Value::as_str).map(str::to_string),
+            uid: body.pointer("/preconditions/uid").and_then(Value::as_str).map(str::to_string),
+            resource_version: body
+                .pointer("/preconditions/resourceVersion")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        };
+        if body.get("orphanDependents").and_then(Value::as_bool) == Some(true) && opts.propagation.is_none() {
+            opts.propagation = Some("Orphan".into());
+        }
+        opts
+    }
 }
 
 fn options(ctx: &Ctx) -> ApiResult<Options> {
     let mut opts = Options::default();
     if !ctx.body.is_empty() {
-        let body = super::decode_body(ctx)?;
-        opts.grace_period = body.get("gracePeriodSeconds").and_then(Value::as_i64);
-        opts.propagation = body.get("propagationPolicy").and_then(Value::as_str).map(str::to_string);
-        if body.get("orphanDependents").and_then(Value::as_bool) == Some(true) && opts.propagation.is_none() {
-            opts.propagation = Some("Orphan".into());
-        }
-        opts.uid = body.pointer("/preconditions/uid").and_then(Value::as_str).map(str::to_string);
-        opts.resource_version =
-            body.pointer("/preconditions/resourceVersion").and_then(Value::as_str).map(str::to_string);
+        opts = Options::from_body(&super::decode_body(ctx)?);
     }
     if let Some(g) = ctx.query.get("gracePeriodSeconds") {
         opts.grace_period =
@@ -58,7 +69,7 @@ fn options(ctx: &Ctx) -> ApiResult<Options> {
 }
 
 /// What happened to one object.
-enum Deleted {
+pub(super) enum Deleted {
     /// Gone from the store.
     Now(KeyValue, Value),
     /// Still there, with a deletionTimestamp (finalizers or graceful termination pending).
@@ -93,7 +104,7 @@ fn returns_object(def: &kolibri_resources::ResourceDef) -> bool {
     def.group.is_empty() && matches!(def.plural.as_str(), "pods" | "namespaces" | "services")
 }
 
-async fn delete_one(
+pub(super) async fn delete_one(
     server: &Arc<ApiServer>,
     ctx: &Ctx,
     name: &str,
@@ -139,6 +150,10 @@ async fn delete_one(
             Some("Orphan") if !finalizers.iter().any(|f| f == "orphan") => finalizers.push("orphan".into()),
             _ => {}
         }
+        let crd = crate::crd::is_crd(def) && !meta::is_deleting(&obj);
+        if crd {
+            crate::crd::add_cleanup_finalizer(&mut finalizers);
+        }
         let namespace_finalizers = def.group.is_empty()
             && def.plural == "namespaces"
             && obj.pointer("/spec/finalizers").and_then(Value::as_array).is_some_and(|a| !a.is_empty());
@@ -168,6 +183,9 @@ async fn delete_one(
             ));
         }
         let mut new = obj.clone();
+        if crd {
+            crate::crd::mark_terminating(&mut new);
+        }
         if meta::is_deleting(&obj) && grace == 0 && finalizers == meta::finalizers(&obj) {
             // Already being deleted; nothing more to record.
             return Ok(Deleted::Pending(kv));

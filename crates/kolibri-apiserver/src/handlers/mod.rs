@@ -16,11 +16,15 @@ use crate::response::{self, Body};
 use crate::status::{ApiError, ApiResult};
 use crate::ApiServer;
 
+mod certificates;
 mod create;
 mod delete;
+mod eviction;
 mod get;
 mod list;
-mod meta;
+mod managed_fields;
+pub(crate) mod meta;
+pub(crate) use certificates::set_requester;
 mod nonresource;
 mod patch;
 mod review;
@@ -71,6 +75,8 @@ pub(crate) struct Ctx {
     pub format: Format,
     pub user: UserInfo,
     pub content_type: String,
+    /// The `User-Agent` header: the default field manager of a write.
+    pub user_agent: String,
     pub body: Bytes,
 }
 
@@ -112,6 +118,15 @@ impl ApiServer {
         let header = |name: http::header::HeaderName| parts.headers.get(name).and_then(|v| v.to_str().ok());
         let accept = negotiate::parse_accept(header(http::header::ACCEPT));
 
+        let mut user = user;
+        if let Some(token) = header(http::header::AUTHORIZATION).and_then(|a| a.strip_prefix("Bearer ")) {
+            if user.is_anonymous() {
+                user = self.authenticate_token(token.trim()).await.map_err(|e| {
+                    tracing::debug!(error = %e, "bearer token refused");
+                    ApiError::unauthorized()
+                })?;
+            }
+        }
         if user.is_anonymous() && !identity::anonymous_allowed(&path) {
             return Err(ApiError::unauthorized());
         }
@@ -147,7 +162,8 @@ impl ApiServer {
                 let content_type = negotiate::content_type(header(http::header::CONTENT_TYPE));
                 let body = read_body(body).await?;
                 let format = negotiate::choose(&accept, def.protobuf)?;
-                let ctx = Ctx { def, info, query, format, user, content_type, body };
+                let user_agent = header(http::header::USER_AGENT).unwrap_or_default().to_string();
+                let ctx = Ctx { def, info, query, format, user, content_type, user_agent, body };
                 self.resource(ctx).await
             }
         }
@@ -169,7 +185,7 @@ impl ApiServer {
             ));
         }
         let sub = ctx.info.subresource.clone();
-        match (ctx.info.verb, sub.as_deref()) {
+        let mut resp = match (ctx.info.verb, sub.as_deref()) {
             ("get", None | Some("status")) => get::get(self, &ctx).await,
             ("get", Some("scale")) => scale::get(self, &ctx).await,
             ("list", _) => list::list(self, &ctx).await,
@@ -177,13 +193,21 @@ impl ApiServer {
             ("create", None) if review::is_review(def) => review::create(self, &ctx),
             ("create", None) => create::create(self, &ctx).await,
             ("create", Some("binding")) => create::binding(self, &ctx).await,
+            ("create", Some("eviction")) => eviction::create(self, &ctx).await,
+            ("update", Some("approval")) => certificates::update_approval(self, &ctx).await,
+            ("create", Some("token")) => crate::serviceaccount::request::create(self, &ctx).await,
             ("update", None | Some("status") | Some("finalize")) => update::update(self, &ctx).await,
             ("update", Some("scale")) | ("patch", Some("scale")) => scale::write(self, &ctx).await,
             ("patch", None | Some("status")) => patch::patch(self, &ctx).await,
             ("delete", None) => delete::delete(self, &ctx).await,
             ("deletecollection", None) => delete::delete_collection(self, &ctx).await,
             _ => Err(ApiError::method_not_allowed("the server does not allow this method on the requested resource")),
+        }?;
+        // Every request to a deprecated version of a custom resource says so.
+        if let Some(warning) = def.custom.as_ref().and_then(|c| c.deprecation_warning.as_ref()) {
+            response::add_warnings(&mut resp, std::slice::from_ref(warning));
         }
+        Ok(resp)
     }
 }
 
@@ -272,7 +296,11 @@ pub(crate) async fn read_current(
 }
 
 /// Runs the create pipeline (without HTTP) for objects the server makes itself.
-pub(crate) fn prepare_create_internal(server: &Arc<ApiServer>, def: &ResourceDef, obj: Value) -> ApiResult<Value> {
+pub(crate) async fn prepare_create_internal(
+    server: &Arc<ApiServer>,
+    def: &ResourceDef,
+    obj: Value,
+) -> ApiResult<Value> {
     let (mut obj, _) = def.strategy.normalize(obj).map_err(|e| ApiError::bad_request(e.to_string()))?;
     meta::prepare_create(&mut obj, def.strategy.sets_generation())?;
     def.strategy.default(&mut obj);
@@ -281,6 +309,6 @@ pub(crate) fn prepare_create_internal(server: &Arc<ApiServer>, def: &ResourceDef
     if !errors.is_empty() {
         return Err(ApiError::invalid(&def.group, &def.kind, meta::name(&obj), &errors));
     }
-    server.admit_create(def, &mut obj)?;
+    server.admit_create(def, &mut obj).await?;
     Ok(obj)
 }

@@ -28,13 +28,14 @@ pub async fn serve(
         "/readyz" => readyz(server, query).await,
         "/healthz/ping" | "/livez/ping" | "/readyz/ping" => Ok(response::text(StatusCode::OK, "ok")),
         "/openapi/v3" | "/openapi/v3/" => {
-            let mut resp = response::json(StatusCode::OK, bytes::Bytes::copy_from_slice(server.openapi.index()));
+            let mut resp = response::json(StatusCode::OK, bytes::Bytes::copy_from_slice(server.openapi().index()));
             resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, private"));
             Ok(resp)
         }
         p if p.starts_with("/openapi/v3/") => {
             let gv = p.trim_start_matches("/openapi/v3/").trim_end_matches('/');
-            let (doc, hash) = server.openapi.document(gv).ok_or_else(ApiError::not_found_path)?;
+            let docs = server.openapi();
+            let (doc, hash) = docs.document(gv).ok_or_else(ApiError::not_found_path)?;
             let etag = format!("\"{hash}\"");
             if if_none_match == Some(etag.as_str()) {
                 let mut resp = response::text(StatusCode::NOT_MODIFIED, "");
@@ -53,6 +54,18 @@ pub async fn serve(
             Ok(resp)
         }
         "/openapi/v2" | "/swagger.json" => Ok(openapi_v2()),
+        "/.well-known/openid-configuration" => {
+            let jwks_uri = format!(
+                "https://{}/openid/v1/jwks",
+                std::net::SocketAddr::new(server.config.advertise_address, server.config.advertise_port)
+            );
+            Ok(response::json_value(StatusCode::OK, &server.tokens.openid_configuration(&jwks_uri)))
+        }
+        "/openid/v1/jwks" => {
+            let mut resp = response::json_value(StatusCode::OK, &server.tokens.jwks());
+            resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/jwk-set+json"));
+            Ok(resp)
+        }
         "/metrics" => Ok(metrics(server)),
         _ => Err(ApiError::not_found_path()),
     }
