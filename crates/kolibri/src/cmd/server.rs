@@ -10,6 +10,9 @@ use clap::Args;
 use kolibri_apiserver::ApiServer;
 use kolibri_store::Store;
 
+/// How long the controllers may take to finish the work they hold on shutdown.
+const CONTROLLERS_STOP_TIMEOUT: Duration = Duration::from_secs(2);
+
 #[derive(Args, Debug, Clone)]
 pub struct ServerArgs {
     /// Folder holding the state of the server (certificates, database).
@@ -46,6 +49,21 @@ pub struct ServerArgs {
     /// The newest this-many revisions are never compacted.
     #[arg(long, env = "KOLIBRI_DATASTORE_KEEP_REVISIONS", default_value_t = 1000)]
     pub datastore_keep_revisions: i64,
+    /// Controllers not to run in this process (comma-separated or repeated), by kolibri's or
+    /// upstream's name (e.g. garbage-collector, namespace); an unknown name is refused with
+    /// the list of known ones.
+    #[arg(long, env = "KOLIBRI_DISABLE_CONTROLLERS", value_delimiter = ',')]
+    pub disable_controllers: Vec<String>,
+    /// Seconds a node may go without renewing its lease before it is marked unreachable
+    /// (its pods are then evicted after their tolerationSeconds, 300 by default).
+    #[arg(long, env = "KOLIBRI_NODE_MONITOR_GRACE_PERIOD", default_value_t = 40)]
+    pub node_monitor_grace_period: u64,
+    /// Finished pods kept before the oldest are deleted.
+    #[arg(long, env = "KOLIBRI_TERMINATED_POD_GC_THRESHOLD", default_value_t = 12_500)]
+    pub terminated_pod_gc_threshold: usize,
+    /// Run no scheduler in this process (pods stay pending unless another scheduler binds them).
+    #[arg(long, env = "KOLIBRI_DISABLE_SCHEDULER")]
+    pub disable_scheduler: bool,
     /// Log filter, as `RUST_LOG` (e.g. `info`, `kolibri_apiserver=debug`).
     #[arg(long, env = "KOLIBRI_LOG", default_value = "info")]
     pub log: String,
@@ -98,11 +116,24 @@ async fn serve(args: ServerArgs, started: Instant) -> anyhow::Result<()> {
     let config = kolibri_apiserver::Config {
         advertise_address: advertise,
         advertise_port: args.https_listen_port,
+        service_account_key_pem: Some(pki.service_account_key_pem().to_string()),
+        cluster_ca_pem: Some(pki.ca_cert_pem().to_string()),
         ..Default::default()
     };
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let api = ApiServer::new(store.clone(), config, shutdown_rx.clone());
     api.bootstrap().await.context("creating the system objects")?;
+    // Each controller calls the API server in process, as `system:kolibri:<controller>`.
+    let controllers = kolibri_controllers::Controllers::new({
+        let api = api.clone();
+        move |name| kube::Client::new(api.in_process(name), "default")
+    })
+    .disable(&args.disable_controllers)
+    .context("--disable-controllers")?
+    .node_monitor_grace_period(Duration::from_secs(args.node_monitor_grace_period.max(1)))
+    .terminated_pod_gc_threshold(args.terminated_pod_gc_threshold)
+    .root_ca(pki.ca_cert_pem())
+    .signing_ca(pki.ca_cert_pem(), pki.ca_key_pem());
 
     let addr = SocketAddr::new(args.bind_address, args.https_listen_port);
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;
@@ -125,10 +156,28 @@ async fn serve(args: ServerArgs, started: Instant) -> anyhow::Result<()> {
     if !args.disable_agent {
         tracing::info!("no node agent is built into this version yet; running the control plane only");
     }
+    let (controllers_tx, controllers_rx) = tokio::sync::watch::channel(false);
+    let mut controllers = tokio::spawn(controllers.run(controllers_rx.clone()));
+    // The scheduler is an API client as well, as `system:kolibri:scheduler`; it stops with the controllers.
+    let mut scheduler = (!args.disable_scheduler).then(|| {
+        let client = kube::Client::new(api.in_process("scheduler"), "default");
+        tokio::spawn(kolibri_scheduler::Scheduler::new(client, Default::default()).run(controllers_rx))
+    });
 
     wait_for_signal().await;
     tracing::info!("shutting down");
     let stopping = Instant::now();
+    // Controllers first, while the API server still answers their last requests.
+    let _ = controllers_tx.send(true);
+    if tokio::time::timeout(CONTROLLERS_STOP_TIMEOUT, &mut controllers).await.is_err() {
+        tracing::info!("controllers did not stop in time; stopping them");
+        controllers.abort();
+    }
+    if let Some(scheduler) = scheduler.as_mut() {
+        if tokio::time::timeout(CONTROLLERS_STOP_TIMEOUT, &mut *scheduler).await.is_err() {
+            scheduler.abort();
+        }
+    }
     let _ = shutdown_tx.send(true);
     match serving.await {
         Ok(Err(e)) => tracing::warn!(error = %e, "API server stopped with an error"),
