@@ -19,12 +19,15 @@
 //! target/release/examples/scheduler_bench --kolibri target/release/kolibri`.
 //! Every wait is bounded; the servers are stopped by their PID.
 
+#[path = "support/server.rs"]
+mod server;
+
+use server::ServerProc;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::Parser;
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
@@ -56,84 +59,13 @@ struct Args {
     no_baseline: bool,
 }
 
-struct ServerProc {
-    child: Child,
-    pid: u32,
-}
-
-impl ServerProc {
-    fn ticks(&self) -> Option<u64> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).ok()?;
-        let rest = &stat[stat.rfind(')')? + 2..];
-        let f: Vec<&str> = rest.split_whitespace().collect();
-        Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
-    }
-
-    fn status_mb(&self, field: &str) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap_or_default();
-        let kb: f64 = status
-            .lines()
-            .find(|l| l.starts_with(field))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0.0);
-        kb / 1024.0
-    }
-}
-
-impl Drop for ServerProc {
-    fn drop(&mut self) {
-        unsafe {
-            libc::kill(self.pid as i32, libc::SIGTERM);
-        }
-        let t = Instant::now();
-        while t.elapsed() < Duration::from_secs(10) {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn start(bin: &Path, dir: &Path, scheduler: bool) -> anyhow::Result<ServerProc> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    std::fs::write(dir.join("config.yaml"), "{}\n")?;
-    let log = std::fs::File::create(dir.join("server.log"))?;
-    let mut cmd = Command::new(bin);
-    cmd.arg("server")
-        .arg("--data-dir")
-        .arg(dir.join("data"))
-        .args(["--bind-address", "127.0.0.1", "--https-listen-port", &port.to_string()])
-        .arg("--write-kubeconfig")
-        .arg(dir.join("kubeconfig.yaml"))
-        .arg("--config")
-        .arg(dir.join("config.yaml"))
-        .arg("--disable-agent")
-        // No agent renews the nodes' leases; keep them reachable for the whole run.
-        .args(["--node-monitor-grace-period", "600"]);
+    // No agent renews the nodes' leases; keep them reachable for the whole run.
+    let mut extra = vec!["--node-monitor-grace-period", "600"];
     if !scheduler {
-        cmd.arg("--disable-scheduler");
+        extra.push("--disable-scheduler");
     }
-    let child = cmd
-        .env("KOLIBRI_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::from(log.try_clone()?))
-        .stderr(Stdio::from(log))
-        .spawn()
-        .with_context(|| format!("starting {}", bin.display()))?;
-    let server = ServerProc { pid: child.id(), child };
-    let wanted = if scheduler { "scheduler started" } else { "is ready" };
-    let t = Instant::now();
-    while !std::fs::read_to_string(dir.join("server.log"))?.contains(wanted) {
-        if t.elapsed() > Duration::from_secs(60) {
-            bail!("the server did not log {wanted:?} within 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    Ok(server)
+    ServerProc::start(bin, dir, &extra, if scheduler { "scheduler started" } else { "is ready" })
 }
 
 async fn client(dir: &Path) -> anyhow::Result<kube::Client> {
@@ -276,7 +208,7 @@ async fn run(args: &Args, scheduler: bool) -> anyhow::Result<Run> {
     let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": "bench"}}))?;
     Api::<Namespace>::all(client.clone()).create(&PostParams::default(), &ns).await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let rss_nodes = server.status_mb("VmRSS:");
+    let rss_nodes = server.rss_mb();
 
     let pods: Api<Pod> = Api::namespaced(client.clone(), "bench");
     // Watch first, so no binding is missed.
@@ -297,7 +229,7 @@ async fn run(args: &Args, scheduler: bool) -> anyhow::Result<Run> {
     watch.abort();
     // Let the Events of the last bindings land.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let rss_after = server.status_mb("VmRSS:");
+    let rss_after = server.rss_mb();
     let hwm_after = server.status_mb("VmHWM:");
     let idle_cpu = if scheduler {
         let ticks_per_s = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;

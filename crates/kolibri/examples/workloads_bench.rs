@@ -12,9 +12,12 @@
 //! target/release/examples/workloads_bench --kolibri target/release/kolibri`.
 //! Every wait is bounded; the server is stopped by its PID.
 
+#[path = "support/server.rs"]
+mod server;
+
+use server::ServerProc;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
@@ -52,78 +55,12 @@ struct Args {
     disable_controllers: Option<String>,
 }
 
-struct ServerProc {
-    child: Child,
-    pid: u32,
-}
-
-impl ServerProc {
-    fn ticks(&self) -> Option<u64> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).ok()?;
-        let rest = &stat[stat.rfind(')')? + 2..];
-        let f: Vec<&str> = rest.split_whitespace().collect();
-        Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
-    }
-
-    fn rss_mb(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap_or_default();
-        let kb: f64 = status
-            .lines()
-            .find(|l| l.starts_with("VmRSS:"))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0.0);
-        kb / 1024.0
-    }
-}
-
-impl Drop for ServerProc {
-    fn drop(&mut self) {
-        unsafe {
-            libc::kill(self.pid as i32, libc::SIGTERM);
-        }
-        let t = Instant::now();
-        while t.elapsed() < Duration::from_secs(10) {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn start(bin: &Path, dir: &Path, disable: Option<&str>) -> anyhow::Result<ServerProc> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    std::fs::write(dir.join("config.yaml"), "{}\n")?;
-    let log = std::fs::File::create(dir.join("server.log"))?;
-    let child = Command::new(bin)
-        .arg("server")
-        .arg("--data-dir")
-        .arg(dir.join("data"))
-        .args(["--bind-address", "127.0.0.1", "--https-listen-port", &port.to_string()])
-        .arg("--write-kubeconfig")
-        .arg(dir.join("kubeconfig.yaml"))
-        .arg("--config")
-        .arg(dir.join("config.yaml"))
-        .args(["--disable-agent", "--disable-scheduler"])
-        .args(disable.map(|d| ["--disable-controllers", d]).into_iter().flatten())
-        .env("KOLIBRI_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::from(log.try_clone()?))
-        .stderr(Stdio::from(log))
-        .spawn()
-        .with_context(|| format!("starting {}", bin.display()))?;
-    let server = ServerProc { pid: child.id(), child };
-    let t = Instant::now();
-    while !std::fs::read_to_string(dir.join("server.log"))?.contains("controller started controller=\"deployment\"") {
-        if t.elapsed() > Duration::from_secs(60) {
-            bail!("the server did not start the deployment controller within 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(5));
+    let mut extra = vec!["--disable-scheduler"];
+    if let Some(d) = disable {
+        extra.extend(["--disable-controllers", d]);
     }
-    Ok(server)
+    ServerProc::start(bin, dir, &extra, "controller started controller=\"deployment\"")
 }
 
 async fn client(dir: &Path) -> anyhow::Result<kube::Client> {

@@ -5,27 +5,14 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use common::eventually;
 
 use k8s_openapi::api::core::v1::{Endpoints, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use serde_json::json;
-
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let started = Instant::now();
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(started.elapsed() < Duration::from_secs(20), "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 fn pod(name: &str, app: &str) -> Pod {
     serde_json::from_value(json!({
@@ -76,7 +63,7 @@ async fn endpoints_and_slices_follow_pods() {
     pods.create(&PostParams::default(), &pod("web-pending", "web")).await.unwrap();
     pods.create(&PostParams::default(), &pod("other", "other")).await.unwrap();
 
-    let ep = eventually("endpoints with 2 ready and 1 not ready", || async {
+    let ep = eventually(Duration::from_secs(20), "endpoints with 2 ready and 1 not ready", || async {
         let ep = endpoints.get_opt("web").await.ok()??;
         let subset = ep.subsets.as_ref()?.first()?.clone();
         (ips(subset.addresses.as_ref()).len() == 2 && ips(subset.not_ready_addresses.as_ref()).len() == 1).then_some(ep)
@@ -121,7 +108,7 @@ async fn endpoints_and_slices_follow_pods() {
     // Readiness and deletion of pods move the addresses.
     report(&pods, "web-c", "10.42.0.7", true).await;
     pods.delete("web-a", &DeleteParams::default()).await.unwrap();
-    eventually("web-c ready and web-a gone", || async {
+    eventually(Duration::from_secs(20), "web-c ready and web-a gone", || async {
         let ep = endpoints.get_opt("web").await.ok()??;
         let subset = ep.subsets.as_ref()?.first()?.clone();
         (ips(subset.addresses.as_ref()) == ["10.42.0.6", "10.42.0.7"] && subset.not_ready_addresses.is_none())
@@ -135,7 +122,7 @@ async fn endpoints_and_slices_follow_pods() {
         pods.create(&PostParams::default(), &pod(&name, "web")).await.unwrap();
         report(&pods, &name, &format!("10.42.{}.{}", 1 + i / 200, 10 + i % 200), true).await;
     }
-    let sizes = eventually("three slices", || async {
+    let sizes = eventually(Duration::from_secs(20), "three slices", || async {
         let list = slices.list(&ListParams::default().labels("kubernetes.io/service-name=web")).await.ok()?;
         let mut sizes: Vec<usize> = list.items.iter().map(|s| s.endpoints.len()).collect();
         sizes.sort_unstable();
@@ -147,7 +134,7 @@ async fn endpoints_and_slices_follow_pods() {
 
     // The Service goes: so do its Endpoints and slices.
     services.delete("web", &DeleteParams::default()).await.unwrap();
-    eventually("endpoints and slices gone", || async {
+    eventually(Duration::from_secs(20), "endpoints and slices gone", || async {
         let ep = endpoints.get_opt("web").await.ok()?;
         let list = slices.list(&ListParams::default().labels("kubernetes.io/service-name=web")).await.ok()?;
         (ep.is_none() && list.items.is_empty()).then_some(())

@@ -9,23 +9,14 @@ mod common;
 mod kubectl_common;
 cluster_impl!();
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use common::wait_for as eventually;
 
 use kubectl_common::*;
 use serde_json::{json, Value};
 
 const K: &str = KUBECTL_133;
-
-fn eventually<T>(within: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let started = Instant::now();
-    loop {
-        if let Some(v) = check() {
-            return v;
-        }
-        assert!(started.elapsed() < within, "timed out after {within:?} waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 fn get_opt(server: &common::Server, args: &[&str]) -> Option<Value> {
     let mut full = vec!["get"];

@@ -12,6 +12,8 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::eventually;
+
 use futures::StreamExt;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Event, Pod};
@@ -20,21 +22,6 @@ use kube::runtime::{watcher, WatchStreamExt};
 use kubectl_common::*;
 use serde_json::{json, Value};
 use tokio::task::JoinHandle;
-
-async fn eventually<T, F, Fut>(within: Duration, what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let started = Instant::now();
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(started.elapsed() < within, "timed out after {within:?} waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 /// Plays the kubelet: each new pending pod is finished after `delay` with the exit code
 /// `exit(pod)` (0: Succeeded; `None`: left running). Records the most pods seen running.

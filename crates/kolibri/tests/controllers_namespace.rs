@@ -12,23 +12,14 @@ cluster_impl!();
 
 use std::time::{Duration, Instant};
 
+use common::wait_for as eventually;
+
 use kubectl_common::*;
 use serde_json::Value;
 
 const K: &str = KUBECTL_133;
 
 /// Polls `check` every 100 ms until it returns `Some`, or fails after `within`.
-fn eventually<T>(within: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let started = Instant::now();
-    loop {
-        if let Some(v) = check() {
-            return v;
-        }
-        assert!(started.elapsed() < within, "timed out after {within:?} waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 fn get_opt(server: &common::Server, args: &[&str]) -> Option<Value> {
     let mut full = vec!["get"];
     full.extend_from_slice(args);
