@@ -66,6 +66,20 @@ pub async fn run(server: &Arc<ApiServer>) -> anyhow::Result<()> {
         "ports": [{ "name": "https", "port": port, "protocol": "TCP" }],
     });
     create_if_missing(server, &slices, slice).await?;
+
+    // The two classes every cluster has, as upstream's scheduling post-start hook makes them.
+    let classes = get("scheduling.k8s.io", "v1", "priorityclasses")?;
+    for (name, value, description) in [
+        ("system-node-critical", 2_000_001_000, "Used for system critical pods that must not be moved from their current node."),
+        ("system-cluster-critical", 2_000_000_000, "Used for system critical pods that must run in the cluster, but can be moved to another node if necessary."),
+    ] {
+        let class = json!({
+            "apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+            "metadata": { "name": name }, "value": value, "description": description,
+            "preemptionPolicy": "PreemptLowerPriority",
+        });
+        create_if_missing(server, &classes, class).await?;
+    }
     Ok(())
 }
 

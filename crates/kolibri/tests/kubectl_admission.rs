@@ -65,3 +65,37 @@ fn pods_tolerate_unready_nodes_for_five_minutes() {
         );
     }
 }
+
+#[test]
+fn priority_classes_give_pods_their_priority() {
+    let server = start_server();
+    for (bin, v) in BINS {
+        // The two system classes exist in every cluster.
+        let pc = get_json(&server, bin, &["priorityclass", "system-node-critical"]);
+        assert_eq!(at(&pc, "value"), 2_000_001_000);
+        let name = format!("critical-{v}");
+        let overrides = r#"{"spec":{"priorityClassName":"system-cluster-critical"}}"#;
+        kc_ok(&server, bin, &["run", &name, "--image=busybox", "--restart=Never", &format!("--overrides={overrides}")]);
+        let pod = get_json(&server, bin, &["pod", &name]);
+        assert_eq!(at(&pod, "spec.priority"), 2_000_000_000);
+        assert_eq!(s(&pod, "spec.preemptionPolicy"), "PreemptLowerPriority");
+
+        let overrides = r#"{"spec":{"priorityClassName":"platinum"}}"#;
+        let err = kc_fails(
+            &server,
+            bin,
+            &["run", "nope", "--image=busybox", "--restart=Never", &format!("--overrides={overrides}")],
+        );
+        assert!(err.contains("pods \"nope\" is forbidden: no PriorityClass with name platinum was found"), "{err}");
+        let overrides = r#"{"spec":{"priority":7}}"#;
+        let err = kc_fails(
+            &server,
+            bin,
+            &["run", "seven", "--image=busybox", "--restart=Never", &format!("--overrides={overrides}")],
+        );
+        assert!(
+            err.contains("the integer value of priority (7) must not be provided in pod spec; priority admission controller computed 0 from the given PriorityClass name"),
+            "{err}"
+        );
+    }
+}

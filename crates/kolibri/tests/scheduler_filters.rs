@@ -401,15 +401,22 @@ async fn no_nodes_at_all() {
 async fn bad_input_is_reported_without_a_hot_loop() {
     let c = Cluster::start().await;
     c.node("n1", "4", "8Gi", json!({})).await;
-    // An unknown priority class: reported, then scheduled once the class exists.
-    c.pod("vip", json!({}), json!({"spec": {"priorityClassName": "gold"}})).await;
-    assert_eq!(c.unschedulable("vip").await, "no PriorityClass with name gold was found");
-    // Waiting for an event, not retrying: one report in two seconds.
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(c.event_messages("vip", "FailedScheduling").await.len(), 1);
+    // An unknown priority class: refused at admission with upstream's message; accepted,
+    // with the class's priority, and scheduled once the class exists.
+    let vip = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "vip"},
+        "spec": {"priorityClassName": "gold", "containers": [{"name": "c", "image": "busybox"}]}});
+    match c.create_pod(vip.clone()).await {
+        Err(kube::Error::Api(status)) => {
+            assert_eq!(status.code, 403);
+            assert_eq!(status.message, "pods \"vip\" is forbidden: no PriorityClass with name gold was found");
+        }
+        other => panic!("a pod of an unknown priority class was not refused: {other:?}"),
+    }
     c.apply::<PriorityClass>(json!({"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
         "metadata": {"name": "gold"}, "value": 1000}))
         .await;
+    let created = c.create_pod(vip).await.expect("create pod");
+    assert_eq!(created.spec.as_ref().and_then(|s| s.priority), Some(1000));
     assert_eq!(c.bound("vip").await, "n1");
 
     // A malformed quantity: rejected by the API server, or reported by the scheduler.

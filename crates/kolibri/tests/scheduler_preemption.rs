@@ -69,9 +69,12 @@ async fn no_victims_among_equal_priorities_or_with_preemption_policy_never() {
         "0/1 nodes are available: 1 Insufficient cpu. \
          preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod."
     );
-    let mut never = spec("high", None);
-    never["spec"]["preemptionPolicy"] = json!("Never");
-    c.pod("polite", json!({"cpu": "1"}), never).await;
+    // A high class that never preempts: the pod gets its policy from the class (a pod that
+    // states another policy than its class's is refused at admission, as upstream).
+    c.apply::<PriorityClass>(json!({"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+        "metadata": {"name": "high-polite"}, "value": 1000, "preemptionPolicy": "Never"}))
+        .await;
+    c.pod("polite", json!({"cpu": "1"}), spec("high-polite", None)).await;
     assert_eq!(
         c.unschedulable("polite").await,
         "0/1 nodes are available: 1 Insufficient cpu. preemption: not eligible due to preemptionPolicy=Never."

@@ -1,11 +1,13 @@
 //! Admission of new objects, in upstream's plugin order: LimitRanger (defaults and
-//! bounds of pod resources), ServiceAccount (the token volume), DefaultTolerationSeconds,
-//! then what takes shared resources (Service addresses), and ResourceQuota last
+//! bounds of pod resources), Priority (from the PriorityClass), ServiceAccount (the token
+//! volume), DefaultTolerationSeconds, then what takes shared resources (Service
+//! addresses), and ResourceQuota last
 //! (`admit_quota`, once the object has its final shape). Namespace lifecycle runs before,
 //! in the write path.
 
 mod default_toleration_seconds;
 mod limit_ranger;
+mod priority;
 mod resource_quota;
 pub(crate) mod service_account;
 
@@ -34,6 +36,7 @@ impl ApiServer {
     pub(crate) async fn admit_create(self: &Arc<Self>, def: &ResourceDef, obj: &mut Value) -> ApiResult<Allocation> {
         if is_pod(def) {
             limit_ranger::admit_pod(self, obj).await?;
+            priority::admit_pod(self, obj).await?;
             service_account::admit_pod(obj);
             default_toleration_seconds::admit_pod(obj);
         }
