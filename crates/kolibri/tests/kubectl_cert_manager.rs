@@ -11,11 +11,19 @@ cluster_impl!();
 
 use kubectl_common::*;
 
-const CRDS: &str = "../../../shared/testdata/crds/cert-manager";
-
+/// cert-manager's definitions in the shared test data: `$KOLIBRI_TESTDATA/crds/cert-manager`, or
+/// the `shared/testdata` folder beside the checkout, or the machine's `/work/shared/testdata`.
 fn crd_dir() -> String {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(CRDS);
-    dir.canonicalize().unwrap_or_else(|e| panic!("cert-manager CRDs at {}: {e}", dir.display())).display().to_string()
+    let beside = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata");
+    let candidates = [
+        std::env::var_os("KOLIBRI_TESTDATA").map(std::path::PathBuf::from),
+        Some(beside),
+        Some("/work/shared/testdata".into()),
+    ];
+    let found = candidates.into_iter().flatten().map(|d| d.join("crds/cert-manager")).find(|d| d.is_dir());
+    let dir = found
+        .unwrap_or_else(|| panic!("cert-manager CRDs not found: set KOLIBRI_TESTDATA to the shared testdata folder"));
+    dir.canonicalize().expect("canonical path").display().to_string()
 }
 
 const NAMES: [&str; 6] = [
