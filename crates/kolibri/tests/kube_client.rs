@@ -329,3 +329,33 @@ async fn raw_status(client: &kube::Client, req: http::Request<Vec<u8>>) -> Value
         Err(other) => panic!("expected an API error, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn binding_checks_the_pod_uid() {
+    let server = Server::start_with(&["--disable-scheduler"]);
+    let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(server.client().await, "default");
+    let pod = serde_json::from_value(json!({
+        "metadata": {"name": "b"}, "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+    }))
+    .unwrap();
+    let pod = pods.create(&PostParams::default(), &pod).await.unwrap();
+    let uid = pod.metadata.uid.clone().unwrap();
+    let binding = |uid: &str| {
+        json!({"apiVersion": "v1", "kind": "Binding",
+            "metadata": {"name": "b", "uid": uid}, "target": {"kind": "Node", "name": "n1"}})
+    };
+    let err = pods.create_subresource::<Value, Value>("binding", "b", &PostParams::default(), &binding("other")).await;
+    match err {
+        Err(kube::Error::Api(status)) => {
+            assert_eq!(status.code, 409);
+            assert_eq!(
+                status.message,
+                format!("Operation cannot be fulfilled on pods \"b\": Precondition failed: UID in precondition: other, UID in object meta: {uid}")
+            );
+        }
+        other => panic!("a binding with another uid was accepted: {other:?}"),
+    }
+    pods.create_subresource::<Value, Value>("binding", "b", &PostParams::default(), &binding(&uid)).await.unwrap();
+    let bound = pods.get("b").await.unwrap();
+    assert_eq!(bound.spec.and_then(|s| s.node_name).as_deref(), Some("n1"));
+}

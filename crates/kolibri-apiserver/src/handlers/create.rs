@@ -110,6 +110,19 @@ pub async fn binding(server: &Arc<ApiServer>, ctx: &Ctx) -> ApiResult<Response<B
         if meta::is_deleting(&pod) {
             return Err(ApiError::conflict("", "pods", &name, "pod is being deleted, cannot be assigned to a host"));
         }
+        // The Binding's uid is a precondition: a binding for a pod since deleted and
+        // re-created under the same name must not place the new one.
+        if let Some(uid) = binding.pointer("/metadata/uid").and_then(Value::as_str).filter(|u| !u.is_empty()) {
+            let actual = meta::meta_str(&pod, "uid").unwrap_or_default();
+            if uid != actual {
+                return Err(ApiError::conflict(
+                    "",
+                    "pods",
+                    &name,
+                    &format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {actual}"),
+                ));
+            }
+        }
         if let Some(current) = pod.get("spec").and_then(|s| s.get("nodeName")).and_then(Value::as_str) {
             if !current.is_empty() {
                 return Err(ApiError::conflict(
