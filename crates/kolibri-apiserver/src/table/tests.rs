@@ -20,20 +20,20 @@ mod durations {
 }
 
 #[cfg(test)]
-mod printer_tests {
+pub(super) mod printer_tests {
     use super::super::*;
     use chrono::{Duration, TimeZone};
 
-    fn now() -> DateTime<Utc> {
+    pub(in crate::table) fn now() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).single().unwrap_or_default()
     }
 
-    fn cells(group: &str, kind: &str, obj: Value) -> Vec<Value> {
+    pub(in crate::table) fn cells(group: &str, kind: &str, obj: Value) -> Vec<Value> {
         (printer(group, kind).1)(&obj, now())
     }
 
     /// (name, type, priority) of each column.
-    fn cols(group: &str, kind: &str) -> Vec<(&'static str, &'static str, u8)> {
+    pub(in crate::table) fn cols(group: &str, kind: &str) -> Vec<(&'static str, &'static str, u8)> {
         printer(group, kind).0.iter().map(|c| (c.name, c.ty, c.priority)).collect()
     }
 

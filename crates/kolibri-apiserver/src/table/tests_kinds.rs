@@ -3,20 +3,9 @@
 //! are written from upstream's printers and their tests.
 
 use super::*;
-use chrono::TimeZone;
 
-fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).single().unwrap_or_default()
-}
-
-fn cells(group: &str, kind: &str, obj: Value) -> Vec<Value> {
-    (printer(group, kind).1)(&obj, now())
-}
-
-/// (name, type, priority) of each column.
-fn cols(group: &str, kind: &str) -> Vec<(&'static str, &'static str, u8)> {
-    printer(group, kind).0.iter().map(|c| (c.name, c.ty, c.priority)).collect()
-}
+// The fixed clock and the cell/column readers of the other printer tests.
+use super::tests::printer_tests::{cells, cols, now};
 
 /// Every kind printed here, with a row printer that tolerates any shape.
 const KINDS: [(&str, &str); 23] = [
