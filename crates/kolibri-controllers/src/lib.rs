@@ -14,7 +14,8 @@
 //!   requests, and signing of approved client requests with the cluster CA.
 //! - [`replicaset`], [`replication_controller`]: pods for ReplicaSets and
 //!   ReplicationControllers; [`deployment`]: rollouts over ReplicaSets; [`job`]: pods run to
-//!   completion (and deletion after the TTL); [`cronjob`]: Jobs on a schedule.
+//!   completion (and deletion after the TTL); [`cronjob`]: Jobs on a schedule;
+//!   [`statefulset`]: pods with stable names and claims; [`daemonset`]: a pod per node.
 //!
 //! Controllers share one informer per kind and view ([`informer`]), are event-driven (no
 //! polling) and retry failures with a per-key exponential backoff ([`queue`]).
@@ -30,6 +31,7 @@ use tokio::sync::watch;
 pub mod cronjob;
 pub mod csr_approving;
 pub mod csr_signing;
+pub mod daemonset;
 pub mod deployment;
 mod discovery;
 pub mod disruption;
@@ -49,11 +51,14 @@ pub mod resource_quota;
 pub mod root_ca_publisher;
 mod service_pods;
 pub mod serviceaccount;
+pub mod statefulset;
 pub mod taint_eviction;
 mod workloads;
 
 /// The controllers, by the name `--disable-controllers` takes.
-pub const NAMES: [&str; 18] = [
+pub const NAMES: [&str; 20] = [
+    statefulset::NAME,
+    daemonset::NAME,
     pod_gc::NAME,
     cronjob::NAME,
     job::NAME,
@@ -75,7 +80,9 @@ pub const NAMES: [&str; 18] = [
 ];
 
 /// Upstream kube-controller-manager's names, accepted as well.
-const ALIASES: [(&str, &str); 25] = [
+const ALIASES: [(&str, &str); 27] = [
+    ("statefulset-controller", statefulset::NAME),
+    ("daemonset-controller", daemonset::NAME),
     ("pod-garbage-collector-controller", pod_gc::NAME),
     ("podgc", pod_gc::NAME),
     ("cronjob-controller", cronjob::NAME),
@@ -252,6 +259,12 @@ impl Controllers {
         if self.enabled(cronjob::NAME) {
             tasks.push(cronjob::start((self.clients)("cronjob-controller"), &workloads, shutdown.clone()));
         }
+        if self.enabled(statefulset::NAME) {
+            tasks.push(statefulset::start((self.clients)("statefulset-controller"), &workloads, shutdown.clone()));
+        }
+        if self.enabled(daemonset::NAME) {
+            tasks.push(daemonset::start((self.clients)("daemon-set-controller"), &workloads, shutdown.clone()));
+        }
         if self.enabled(disruption::NAME) {
             let client = (self.clients)("disruption-controller");
             tasks.extend(disruption::start(client, workloads.pods.get(), shutdown.clone()));
@@ -261,7 +274,7 @@ impl Controllers {
             tasks.extend(resource_quota::start(client, workloads.pods.get(), shutdown.clone()));
         }
         tasks.extend(self.start_endpoints(workloads.pods.get(), &shutdown));
-        tasks.extend(self.start_nodes(workloads.pods.get(), &shutdown));
+        tasks.extend(self.start_nodes(&workloads, &shutdown));
         tasks.extend(self.start_certificates(&shutdown));
         tasks.extend(workloads.start((self.clients)("shared-informers"), &shutdown));
         if self.enabled(garbage_collector::NAME) {
@@ -308,37 +321,34 @@ impl Controllers {
 }
 
 impl Controllers {
-    /// Node lifecycle, taint-based eviction and pod garbage collection, on one Node informer.
+    /// Node lifecycle, taint-based eviction and pod garbage collection, on the shared Node
+    /// informer.
     fn start_nodes(
         &self,
-        pods: &Arc<informer::Informer<k8s_openapi::api::core::v1::Pod>>,
+        workloads: &workloads::Informers,
         shutdown: &watch::Receiver<bool>,
     ) -> Vec<tokio::task::JoinHandle<()>> {
         use k8s_openapi::api::coordination::v1::Lease;
-        use k8s_openapi::api::core::v1::Node;
         let mut tasks = Vec::new();
         if ![node_lifecycle::NAME, taint_eviction::NAME, pod_gc::NAME].iter().any(|n| self.enabled(n)) {
             return tasks;
         }
-        let client = (self.clients)("shared-informers");
-        let nodes = informer::Informer::<Node>::new("nodes", ());
+        let (nodes, pods) = (workloads.nodes.get(), workloads.pods.get());
         if self.enabled(node_lifecycle::NAME) {
             let leases = informer::Informer::<Lease>::new("leases/kube-node-lease", ());
             let c = (self.clients)("node-lifecycle-controller");
-            tasks.push(node_lifecycle::start(c, &nodes, &leases, self.node_grace, shutdown.clone()));
-            let api: Api<Lease> = Api::namespaced(client.clone(), node_lifecycle::LEASE_NAMESPACE);
+            tasks.push(node_lifecycle::start(c, nodes, &leases, self.node_grace, shutdown.clone()));
+            let api: Api<Lease> = Api::namespaced((self.clients)("shared-informers"), node_lifecycle::LEASE_NAMESPACE);
             tasks.extend(leases.start(watcher(api, watcher::Config::default()).default_backoff(), shutdown.clone()));
         }
         if self.enabled(taint_eviction::NAME) {
             let c = (self.clients)("taint-eviction-controller");
-            tasks.push(taint_eviction::start(c, &nodes, pods, shutdown.clone()));
+            tasks.push(taint_eviction::start(c, nodes, pods, shutdown.clone()));
         }
         if self.enabled(pod_gc::NAME) {
             let c = (self.clients)("pod-garbage-collector");
-            tasks.push(pod_gc::start(c, pods, &nodes, self.terminated_pod_threshold, shutdown.clone()));
+            tasks.push(pod_gc::start(c, pods, nodes, self.terminated_pod_threshold, shutdown.clone()));
         }
-        let api: Api<Node> = Api::all(client);
-        tasks.extend(nodes.start(watcher(api, watcher::Config::default()).default_backoff(), shutdown.clone()));
         tasks
     }
 

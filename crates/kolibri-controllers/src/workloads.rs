@@ -1,5 +1,5 @@
 //! What the workload controllers (ReplicaSets, ReplicationControllers, Deployments, Jobs,
-//! CronJobs) share:
+//! CronJobs, StatefulSets, DaemonSets) share:
 //! one informer per kind, started only when a controller asked for it, and upstream's
 //! helpers for pods (active, ready, available), selectors and controller references.
 
@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
-use k8s_openapi::api::core::v1::{Pod, ReplicationController};
+use k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Pod, ReplicationController};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
 use k8s_openapi::jiff::Timestamp;
 use kube::core::{Selector, SelectorExt};
@@ -62,6 +62,11 @@ pub(crate) struct Informers {
     pub deployments: Shared<Deployment>,
     pub jobs: Shared<Job>,
     pub cron_jobs: Shared<CronJob>,
+    pub stateful_sets: Shared<StatefulSet>,
+    pub daemon_sets: Shared<DaemonSet>,
+    pub controller_revisions: Shared<ControllerRevision>,
+    pub claims: Shared<PersistentVolumeClaim>,
+    pub nodes: Shared<Node>,
 }
 
 impl Informers {
@@ -73,6 +78,11 @@ impl Informers {
             deployments: Shared::new("deployments"),
             jobs: Shared::new("jobs"),
             cron_jobs: Shared::new("cronjobs"),
+            stateful_sets: Shared::new("statefulsets"),
+            daemon_sets: Shared::new("daemonsets"),
+            controller_revisions: Shared::new("controllerrevisions"),
+            claims: Shared::new("persistentvolumeclaims"),
+            nodes: Shared::new("nodes"),
         }
     }
 
@@ -85,6 +95,11 @@ impl Informers {
             self.deployments.start(&client, shutdown),
             self.jobs.start(&client, shutdown),
             self.cron_jobs.start(&client, shutdown),
+            self.stateful_sets.start(&client, shutdown),
+            self.daemon_sets.start(&client, shutdown),
+            self.controller_revisions.start(&client, shutdown),
+            self.claims.start(&client, shutdown),
+            self.nodes.start(&client, shutdown),
         ]
         .into_iter()
         .flatten()
