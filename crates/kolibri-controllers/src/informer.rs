@@ -42,6 +42,8 @@ where
     writer: Mutex<Option<Writer<K>>>,
     handlers: Arc<RwLock<Vec<Handler<K>>>>,
     synced: Arc<watch::Sender<bool>>,
+    /// Drops what no controller reads before an object is cached.
+    prune: Option<fn(&mut K)>,
 }
 
 impl<K> Informer<K>
@@ -50,6 +52,12 @@ where
     K::DynamicType: Eq + Hash + Clone + Send + Sync,
 {
     pub fn new(name: impl Into<String>, dyntype: K::DynamicType) -> Arc<Self> {
+        Self::pruned(name, dyntype, None)
+    }
+
+    /// An informer whose cached objects are first passed through `prune`, which drops
+    /// fields no controller reads (the cache then holds less of every object).
+    pub fn pruned(name: impl Into<String>, dyntype: K::DynamicType, prune: Option<fn(&mut K)>) -> Arc<Self> {
         let writer = Writer::new(dyntype.clone());
         Arc::new(Self {
             name: name.into(),
@@ -58,6 +66,7 @@ where
             writer: Mutex::new(Some(writer)),
             handlers: Arc::default(),
             synced: Arc::new(watch::channel(false).0),
+            prune,
         })
     }
 
@@ -90,7 +99,13 @@ where
         S: Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
     {
         let writer = self.writer.lock().unwrap_or_else(|p| p.into_inner()).take()?;
-        let events = events.modify(|obj: &mut K| obj.meta_mut().managed_fields = None);
+        let prune = self.prune;
+        let events = events.modify(move |obj: &mut K| {
+            obj.meta_mut().managed_fields = None;
+            if let Some(prune) = prune {
+                prune(obj);
+            }
+        });
         let feed = Feed {
             name: self.name.clone(),
             dyntype: self.dyntype.clone(),

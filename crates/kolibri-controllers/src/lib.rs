@@ -43,6 +43,7 @@ mod informer;
 pub mod job;
 pub mod namespace;
 pub mod node_lifecycle;
+pub mod persistentvolume_binder;
 pub mod pod_gc;
 mod queue;
 pub mod replicaset;
@@ -56,7 +57,8 @@ pub mod taint_eviction;
 mod workloads;
 
 /// The controllers, by the name `--disable-controllers` takes.
-pub const NAMES: [&str; 20] = [
+pub const NAMES: [&str; 21] = [
+    persistentvolume_binder::NAME,
     statefulset::NAME,
     daemonset::NAME,
     pod_gc::NAME,
@@ -80,7 +82,8 @@ pub const NAMES: [&str; 20] = [
 ];
 
 /// Upstream kube-controller-manager's names, accepted as well.
-const ALIASES: [(&str, &str); 27] = [
+const ALIASES: [(&str, &str); 28] = [
+    ("persistentvolume-binder-controller", persistentvolume_binder::NAME),
     ("statefulset-controller", statefulset::NAME),
     ("daemonset-controller", daemonset::NAME),
     ("pod-garbage-collector-controller", pod_gc::NAME),
@@ -264,6 +267,10 @@ impl Controllers {
         }
         if self.enabled(daemonset::NAME) {
             tasks.push(daemonset::start((self.clients)("daemon-set-controller"), &workloads, shutdown.clone()));
+        }
+        if self.enabled(persistentvolume_binder::NAME) {
+            let (c, informers) = ((self.clients)("persistent-volume-binder"), (self.clients)("shared-informers"));
+            tasks.extend(persistentvolume_binder::start(c, informers, &workloads, shutdown.clone()));
         }
         if self.enabled(disruption::NAME) {
             let client = (self.clients)("disruption-controller");

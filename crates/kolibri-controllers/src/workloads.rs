@@ -36,7 +36,11 @@ where
     K: serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
 {
     fn new(name: &str) -> Self {
-        Self { informer: Informer::new(name, ()), wanted: AtomicBool::new(false) }
+        Self::pruned(name, None)
+    }
+
+    fn pruned(name: &str, prune: Option<fn(&mut K)>) -> Self {
+        Self { informer: Informer::pruned(name, (), prune), wanted: AtomicBool::new(false) }
     }
 
     /// The informer, which will be started.
@@ -72,7 +76,7 @@ pub(crate) struct Informers {
 impl Informers {
     pub(crate) fn new() -> Self {
         Self {
-            pods: Shared::new("pods"),
+            pods: Shared::pruned("pods", Some(prune_pod)),
             replica_sets: Shared::new("replicasets"),
             replication_controllers: Shared::new("replicationcontrollers"),
             deployments: Shared::new("deployments"),
@@ -82,7 +86,7 @@ impl Informers {
             daemon_sets: Shared::new("daemonsets"),
             controller_revisions: Shared::new("controllerrevisions"),
             claims: Shared::new("persistentvolumeclaims"),
-            nodes: Shared::new("nodes"),
+            nodes: Shared::pruned("nodes", Some(prune_node)),
         }
     }
 
@@ -104,6 +108,49 @@ impl Informers {
         .into_iter()
         .flatten()
         .collect()
+    }
+}
+
+/// Drops from a cached pod what no controller reads, which is most of a pod's weight in
+/// memory (k8s-openapi keeps every volume source and container field inline): volumes
+/// other than claims (the StatefulSet and volume binder controllers read those), and the
+/// containers' environment, mounts, probes, commands and security settings, and ephemeral
+/// containers. Names,
+/// images, ports and resources stay (endpoints and quota read them). Pods are only ever
+/// patched by the controllers, never replaced from the cache.
+fn prune_pod(pod: &mut Pod) {
+    let Some(spec) = pod.spec.as_mut() else { return };
+    if let Some(mut volumes) = spec.volumes.take() {
+        volumes.retain(|v| v.persistent_volume_claim.is_some() || v.ephemeral.is_some());
+        volumes.shrink_to_fit();
+        spec.volumes = (!volumes.is_empty()).then_some(volumes);
+    }
+    spec.ephemeral_containers = None;
+    for c in spec.containers.iter_mut().chain(spec.init_containers.iter_mut().flatten()) {
+        c.env = None;
+        c.env_from = None;
+        c.volume_mounts = None;
+        c.volume_devices = None;
+        c.liveness_probe = None;
+        c.readiness_probe = None;
+        c.startup_probe = None;
+        c.lifecycle = None;
+        c.command = None;
+        c.args = None;
+        c.security_context = None;
+        c.working_dir = None;
+        c.termination_message_path = None;
+        c.termination_message_policy = None;
+    }
+}
+
+/// What no controller reads of a node: the images it holds (the scheduler keeps its own
+/// cache) and its volumes in use.
+fn prune_node(node: &mut Node) {
+    if let Some(status) = node.status.as_mut() {
+        status.images = None;
+        status.volumes_in_use = None;
+        status.volumes_attached = None;
     }
 }
 

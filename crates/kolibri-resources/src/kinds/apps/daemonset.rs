@@ -26,6 +26,21 @@ impl Kind for DaemonSet {
         defaults::pod::template(&mut spec.template);
     }
 
+    /// Upstream keeps `spec.templateGeneration` of its internal type in this annotation of
+    /// apps/v1: 1 on create (or the caller's value, if a positive number).
+    fn prepare_for_create(&mut self) {
+        let generation = template_generation(self).filter(|g| *g >= 1).unwrap_or(1);
+        set_template_generation(self, generation);
+    }
+
+    /// A changed pod template bumps the template generation; otherwise it stays.
+    fn prepare_for_update(&mut self, old: &Self) {
+        let previous = template_generation(old).unwrap_or(0);
+        let template = |ds: &Self| ds.spec.as_ref().map(|s| s.template.clone());
+        let generation = if template(self) != template(old) { previous + 1 } else { previous.max(1) };
+        set_template_generation(self, generation);
+    }
+
     fn validate(&self) -> Vec<FieldError> {
         let path = FieldPath::new("spec");
         let mut errs = Vec::new();
@@ -73,5 +88,51 @@ impl Kind for DaemonSet {
     fn check_decoded(&self) -> Result<(), String> {
         let spec = self.spec.as_ref().and_then(|s| s.template.spec.as_ref());
         spec.map_or(Ok(()), validation::pod::check_quantities)
+    }
+}
+
+/// The annotation of apps/v1 that carries the template generation.
+const TEMPLATE_GENERATION: &str = "deprecated.daemonset.template.generation";
+
+fn template_generation(ds: &DaemonSet) -> Option<i64> {
+    ds.metadata.annotations.as_ref()?.get(TEMPLATE_GENERATION)?.parse().ok()
+}
+
+fn set_template_generation(ds: &mut DaemonSet, generation: i64) {
+    ds.metadata
+        .annotations
+        .get_or_insert_with(Default::default)
+        .insert(TEMPLATE_GENERATION.into(), generation.to_string());
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+
+    use crate::Registry;
+
+    fn daemon_set(image: &str) -> Value {
+        json!({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "agent", "namespace": "d"},
+            "spec": {"selector": {"matchLabels": {"app": "agent"}},
+                "template": {"metadata": {"labels": {"app": "agent"}},
+                    "spec": {"containers": [{"name": "c", "image": image}]}}}})
+    }
+
+    #[test]
+    fn template_generation_counts_template_changes() {
+        let def = Registry::builtin().get("apps", "v1", "daemonsets").cloned().unwrap();
+        let generation =
+            |obj: &Value| obj["metadata"]["annotations"]["deprecated.daemonset.template.generation"].clone();
+        let mut v1 = daemon_set("agent:1");
+        def.strategy.prepare_for_create(&mut v1);
+        assert_eq!(generation(&v1), json!("1"));
+        // Only a template change counts.
+        let mut same = v1.clone();
+        same["spec"]["minReadySeconds"] = json!(5);
+        def.strategy.prepare_for_update(&mut same, &v1);
+        assert_eq!(generation(&same), json!("1"));
+        let mut v2 = daemon_set("agent:2");
+        def.strategy.prepare_for_update(&mut v2, &same);
+        assert_eq!(generation(&v2), json!("2"));
     }
 }
