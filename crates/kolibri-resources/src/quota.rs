@@ -93,6 +93,19 @@ impl Quantity {
         Self { milli: self.milli.saturating_add(other.milli), binary }
     }
 
+    /// The difference; it keeps the format of `self` (upstream's `Quantity.Sub`).
+    pub fn minus(self, other: Self) -> Self {
+        Self { milli: self.milli.saturating_sub(other.milli), binary: self.binary }
+    }
+
+    /// Rounded up to a whole unit (upstream's `RoundUp(0)`).
+    pub fn round_up(self) -> Self {
+        Self {
+            milli: self.milli.div_euclid(1000) * 1000 + if self.milli.rem_euclid(1000) > 0 { 1000 } else { 0 },
+            ..self
+        }
+    }
+
     pub fn max(self, other: Self) -> Self {
         if other.milli > self.milli {
             other
@@ -150,6 +163,25 @@ pub fn pretty(usage: &Usage) -> String {
     usage.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
 }
 
+/// `a - b` per resource of `a`, a negative difference counted as zero (upstream's
+/// `SubtractWithNonNegativeResult`): what an update adds to a quota's usage.
+pub fn subtract_non_negative(a: &Usage, b: &Usage) -> Usage {
+    a.iter()
+        .map(|(k, v)| {
+            let diff = match b.get(k) {
+                Some(old) => v.minus(*old),
+                None => *v,
+            };
+            (k.clone(), if diff.is_negative() { Quantity { milli: 0, binary: v.binary } } else { diff })
+        })
+        .collect()
+}
+
+/// The resource list without its zero quantities (upstream's `RemoveZeros`).
+pub fn remove_zeros(usage: Usage) -> Usage {
+    usage.into_iter().filter(|(_, v)| !v.is_zero()).collect()
+}
+
 /// The resources of a resource list (`spec.hard`, `status.used`), unparseable ones left out.
 pub fn resource_list(v: Option<&Value>) -> Usage {
     v.and_then(Value::as_object)
@@ -199,7 +231,9 @@ pub fn matching_resources<'a>(group: &str, plural: &str, hard: impl Iterator<Ite
                 }
                 ("", "services") => matches!(r.as_str(), "services.loadbalancers" | "services.nodeports"),
                 ("", "persistentvolumeclaims") => {
-                    r.as_str() == "requests.storage" || r.ends_with(".storageclass.storage.k8s.io/requests.storage")
+                    matches!(r.as_str(), "persistentvolumeclaims" | "requests.storage")
+                        || r.ends_with(".storageclass.storage.k8s.io/requests.storage")
+                        || r.ends_with(".storageclass.storage.k8s.io/persistentvolumeclaims")
                 }
                 _ => false,
             }
@@ -244,18 +278,32 @@ pub fn usage(group: &str, plural: &str, obj: &Value) -> Usage {
         ("", "services") => {
             usage.insert("services".into(), one());
             let kind = obj.pointer("/spec/type").and_then(Value::as_str).unwrap_or("ClusterIP");
-            if kind == "LoadBalancer" {
-                usage.insert("services.loadbalancers".into(), one());
-            }
-            if matches!(kind, "LoadBalancer" | "NodePort") {
-                let ports = obj.pointer("/spec/ports").and_then(Value::as_array).map_or(0, Vec::len);
-                usage.insert("services.nodeports".into(), Quantity::from_int(ports as i64));
-            }
+            let ports = obj.pointer("/spec/ports").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+            let load_balancer = kind == "LoadBalancer";
+            usage.insert("services.loadbalancers".into(), if load_balancer { one() } else { Quantity::ZERO });
+            // A load balancer without node ports counts only the ports given one explicitly.
+            let node_ports = match kind {
+                "NodePort" => ports.len(),
+                "LoadBalancer" if obj.pointer("/spec/allocateLoadBalancerNodePorts") == Some(&Value::Bool(false)) => {
+                    ports.iter().filter(|p| p.get("nodePort").and_then(Value::as_i64).is_some_and(|n| n != 0)).count()
+                }
+                "LoadBalancer" => ports.len(),
+                _ => 0,
+            };
+            usage
+                .insert("services.nodeports".into(), Quantity::from_int(i64::try_from(node_ports).unwrap_or(i64::MAX)));
         }
         ("", "persistentvolumeclaims") => {
             usage.insert("persistentvolumeclaims".into(), one());
-            if let Some(q) = obj.pointer("/spec/resources/requests/storage").and_then(Quantity::of) {
+            let class = claim_class(obj);
+            if let Some(class) = class {
+                usage.insert(format!("{class}{STORAGE_CLASS_SUFFIX}persistentvolumeclaims"), one());
+            }
+            if let Some(q) = claim_storage(obj) {
                 usage.insert("requests.storage".into(), q);
+                if let Some(class) = class {
+                    usage.insert(format!("{class}{STORAGE_CLASS_SUFFIX}requests.storage"), q);
+                }
             }
         }
         _ => {
@@ -265,6 +313,29 @@ pub fn usage(group: &str, plural: &str, obj: &Value) -> Usage {
         }
     }
     usage
+}
+
+/// How quota names resources of one storage class: `<class>.storageclass.storage.k8s.io/<resource>`.
+const STORAGE_CLASS_SUFFIX: &str = ".storageclass.storage.k8s.io/";
+
+/// The storage class of a claim: `spec.storageClassName`, else the beta annotation
+/// (upstream's `GetPersistentVolumeClaimClass`).
+fn claim_class(claim: &Value) -> Option<&str> {
+    claim
+        .pointer("/metadata/annotations/volume.beta.kubernetes.io~1storage-class")
+        .or_else(|| claim.pointer("/spec/storageClassName"))
+        .and_then(Value::as_str)
+        .filter(|c| !c.is_empty())
+}
+
+/// The storage a claim is charged for: its request in whole bytes, or what was allocated
+/// when that is more (an expansion that failed and was reduced still holds the larger size).
+fn claim_storage(claim: &Value) -> Option<Quantity> {
+    let requested = claim.pointer("/spec/resources/requests/storage").and_then(Quantity::of)?.round_up();
+    match claim.pointer("/status/allocatedResources/storage").and_then(Quantity::of) {
+        Some(allocated) if allocated > requested => Some(allocated.round_up()),
+        _ => Some(requested),
+    }
 }
 
 /// Finished pods are counted (`count/pods`) but charge nothing else.
@@ -486,6 +557,40 @@ mod tests {
             pod_constraints(&pod, &["requests.memory".to_string(), "limits.cpu".into(), "pods".into()]),
             Some("must specify limits.cpu for: b; requests.memory for: b".into())
         );
+    }
+
+    #[test]
+    fn services_and_claims_use_what_upstream_counts() {
+        let svc = |t: &str| json!({"spec": {"type": t, "ports": [{"port": 80}, {"port": 443, "nodePort": 30443}]}});
+        assert_eq!(
+            pretty(&usage("", "services", &svc("ClusterIP"))),
+            "count/services=1,services=1,services.loadbalancers=0,services.nodeports=0"
+        );
+        assert_eq!(
+            pretty(&usage("", "services", &svc("LoadBalancer"))),
+            "count/services=1,services=1,services.loadbalancers=1,services.nodeports=2"
+        );
+        let mut lb = svc("LoadBalancer");
+        lb["spec"]["allocateLoadBalancerNodePorts"] = json!(false);
+        assert_eq!(usage("", "services", &lb)["services.nodeports"], Quantity::from_int(1));
+
+        let claim = json!({"metadata": {"annotations": {"volume.beta.kubernetes.io/storage-class": "gold"}},
+            "spec": {"storageClassName": "silver", "resources": {"requests": {"storage": "1Gi"}}},
+            "status": {"allocatedResources": {"storage": "2Gi"}}});
+        assert_eq!(
+            pretty(&usage("", "persistentvolumeclaims", &claim)),
+            "count/persistentvolumeclaims=1,gold.storageclass.storage.k8s.io/persistentvolumeclaims=1,\
+             gold.storageclass.storage.k8s.io/requests.storage=2Gi,persistentvolumeclaims=1,requests.storage=2Gi"
+        );
+
+        // An update is charged what grew, never less than nothing.
+        let old =
+            usage("", "persistentvolumeclaims", &json!({"spec": {"resources": {"requests": {"storage": "5Gi"}}}}));
+        let new =
+            usage("", "persistentvolumeclaims", &json!({"spec": {"resources": {"requests": {"storage": "8Gi"}}}}));
+        assert_eq!(pretty(&remove_zeros(subtract_non_negative(&new, &old))), "requests.storage=3Gi");
+        assert!(remove_zeros(subtract_non_negative(&old, &new)).is_empty());
+        assert_eq!(Quantity::parse("1500m").map(Quantity::round_up), Quantity::parse("2"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! What the scheduler knows of the cluster, kept from its watches: nodes with the pods
-//! bound (or assumed) to them, pending pods, priority classes and volumes. Only the fields
-//! scheduling needs are kept, never whole objects.
+//! bound (or assumed) to them, pending pods, priority classes, volumes, the selectors of
+//! Services and workloads (default topology spreading) and PodDisruptionBudgets
+//! (preemption). Only the fields scheduling needs are kept, never whole objects.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -9,8 +10,10 @@ use k8s_openapi::api::core::v1::{
     Affinity, Node, NodeSelector, PersistentVolume, PersistentVolumeClaim, Pod, Taint, Toleration,
     TopologySpreadConstraint,
 };
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::scheduling::v1::PriorityClass;
 use k8s_openapi::api::storage::v1::StorageClass;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
 use crate::quantity::parse_value;
 use crate::resources::{pod_requests, PodRequests, Resources};
@@ -39,6 +42,14 @@ impl HostPort {
     }
 }
 
+/// The kinds of controllers whose selector upstream's default spreading uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OwnerKind {
+    ReplicationController,
+    ReplicaSet,
+    StatefulSet,
+}
+
 /// The scheduling view of a pod.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PodInfo {
@@ -63,13 +74,16 @@ pub struct PodInfo {
     pub spread: Vec<TopologySpreadConstraint>,
     pub images: Vec<Box<str>>,
     pub claims: Vec<Box<str>>,
-    /// The controller owning the pod, for the default topology spreading.
-    pub owner_uid: Option<Box<str>>,
+    /// The controller owning the pod (kind and name), when it is one whose selector the
+    /// default topology spreading uses.
+    pub owner: Option<(OwnerKind, Box<str>)>,
     pub nominated_node: Option<Box<str>>,
     pub deleting: bool,
     pub gated: bool,
     /// Creation time (seconds), for the order of the queue.
     pub created: i64,
+    /// `status.startTime` (seconds): preemption spares the pods that started first.
+    pub started: Option<i64>,
 }
 
 impl PodInfo {
@@ -135,16 +149,17 @@ impl PodInfo {
             spread: spec.topology_spread_constraints.unwrap_or_default(),
             images,
             claims,
-            owner_uid: meta
-                .owner_references
-                .iter()
-                .flatten()
-                // Upstream's system default spreading applies to the pods of these controllers.
-                .find(|o| {
-                    o.controller == Some(true)
-                        && matches!(o.kind.as_str(), "ReplicaSet" | "ReplicationController" | "StatefulSet")
-                })
-                .map(|o| o.uid.as_str().into()),
+            // The controller reference (upstream's `GetControllerOf`), when its kind is one
+            // the default spreading selector reads.
+            owner: meta.owner_references.iter().flatten().find(|o| o.controller == Some(true)).and_then(|o| {
+                let kind = match (o.api_version.as_str(), o.kind.as_str()) {
+                    ("v1", "ReplicationController") => OwnerKind::ReplicationController,
+                    ("apps/v1", "ReplicaSet") => OwnerKind::ReplicaSet,
+                    ("apps/v1", "StatefulSet") => OwnerKind::StatefulSet,
+                    _ => return None,
+                };
+                Some((kind, o.name.as_str().into()))
+            }),
             nominated_node: pod
                 .status
                 .as_ref()
@@ -154,6 +169,7 @@ impl PodInfo {
             deleting: meta.deletion_timestamp.is_some(),
             gated: spec.scheduling_gates.as_ref().is_some_and(|g| !g.is_empty()),
             created: meta.creation_timestamp.as_ref().map_or(0, |t| t.0.as_second()),
+            started: pod.status.as_ref().and_then(|s| s.start_time.as_ref()).map(|t| t.0.as_second()),
         }
     }
 
@@ -163,6 +179,7 @@ impl PodInfo {
         let mut a = self.clone();
         a.nominated_node = new.nominated_node.clone();
         a.created = new.created;
+        a.started = new.started;
         a != *new
     }
 
@@ -363,6 +380,69 @@ impl ClassInfo {
     }
 }
 
+/// Selectors by namespace and name (of Services or workloads).
+pub type Selectors<T> = HashMap<Box<str>, HashMap<Box<str>, T>>;
+
+/// Sets the selector of the object `namespace/name` (none: forgets it).
+pub fn set_selector<T>(map: &mut Selectors<T>, key: &str, selector: Option<T>) {
+    let (namespace, name) = key.split_once('/').unwrap_or(("", key));
+    match selector {
+        Some(sel) => {
+            map.entry(namespace.into()).or_default().insert(name.into(), sel);
+        }
+        None => {
+            if let Some(names) = map.get_mut(namespace) {
+                names.remove(name);
+                if names.is_empty() {
+                    map.remove(namespace);
+                }
+            }
+        }
+    }
+}
+
+/// What upstream's default topology spreading derives a pod's selector from
+/// (`helper.DefaultSelector`): the selectors of the Services, ReplicationControllers,
+/// ReplicaSets and StatefulSets of each namespace, nothing else of them.
+#[derive(Default)]
+pub struct SpreadSelectors {
+    /// `spec.selector` of each Service that has one.
+    pub services: Selectors<Labels>,
+    pub replication_controllers: Selectors<Labels>,
+    pub replica_sets: Selectors<LabelSelector>,
+    pub stateful_sets: Selectors<LabelSelector>,
+}
+
+/// A PodDisruptionBudget, as preemption needs it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PdbInfo {
+    pub namespace: Box<str>,
+    /// None: the budget selects no pod (no selector, or an empty one, as upstream).
+    pub selector: Option<LabelSelector>,
+    pub disruptions_allowed: i32,
+    /// Pods whose eviction was admitted but which are not gone yet (`status.disruptedPods`).
+    pub disrupted: Vec<Box<str>>,
+}
+
+impl PdbInfo {
+    pub fn from_pdb(pdb: &PodDisruptionBudget) -> PdbInfo {
+        let selector = pdb.spec.as_ref().and_then(|s| s.selector.clone()).filter(|s| {
+            s.match_labels.as_ref().is_some_and(|m| !m.is_empty())
+                || s.match_expressions.as_ref().is_some_and(|e| !e.is_empty())
+        });
+        let status = pdb.status.as_ref();
+        PdbInfo {
+            namespace: pdb.metadata.namespace.as_deref().unwrap_or_default().into(),
+            selector,
+            disruptions_allowed: status.map_or(0, |s| s.disruptions_allowed),
+            disrupted: status
+                .and_then(|s| s.disrupted_pods.as_ref())
+                .map(|d| d.keys().map(|k| k.as_str().into()).collect())
+                .unwrap_or_default(),
+        }
+    }
+}
+
 /// A pod nominated to a node by preemption: its resources are held there for it.
 #[derive(Clone, Debug)]
 pub struct Nominated {
@@ -388,6 +468,10 @@ pub struct Cache {
     pub nominated: HashMap<PodKey, Nominated>,
     /// Labels of each namespace, for the namespace selectors of pod affinity terms.
     pub namespaces: HashMap<Box<str>, Labels>,
+    /// Selectors for the default topology spreading.
+    pub spreading: SpreadSelectors,
+    /// PodDisruptionBudgets by `namespace/name`, for the choice of preemption victims.
+    pub pdbs: HashMap<Box<str>, PdbInfo>,
     /// Bound pods with required anti-affinity terms (the filter can skip work when zero).
     pub anti_affinity_pods: usize,
     /// Bound pods with any pod (anti-)affinity (the score can skip work when zero).
@@ -589,7 +673,21 @@ impl Cache {
                 total += pod.affinity.as_deref().map_or(0, |a| json(a));
                 total += pod.tolerations.iter().map(|t| json(t)).sum::<usize>();
                 total += pod.spread.iter().map(|t| json(t)).sum::<usize>();
+                total += pod.owner.as_ref().map_or(0, |(_, n)| n.len() + 16);
             }
+        }
+        fn selectors<T>(map: &Selectors<T>, size: impl Fn(&T) -> usize) -> usize {
+            map.iter()
+                .map(|(ns, names)| ns.len() + 64 + names.iter().map(|(n, sel)| n.len() + 48 + size(sel)).sum::<usize>())
+                .sum()
+        }
+        let spreading = &self.spreading;
+        total += selectors(&spreading.services, labels) + selectors(&spreading.replication_controllers, labels);
+        total += selectors(&spreading.replica_sets, |s| json(s)) + selectors(&spreading.stateful_sets, |s| json(s));
+        for (key, pdb) in &self.pdbs {
+            total += key.len() + pdb.namespace.len() + std::mem::size_of::<PdbInfo>() + 48;
+            total += pdb.selector.as_ref().map_or(0, |s| json(s));
+            total += pdb.disrupted.iter().map(|d| d.len() + 16).sum::<usize>();
         }
         total
     }

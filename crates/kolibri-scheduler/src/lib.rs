@@ -1,12 +1,13 @@
 //! kolibri's scheduler: places pending pods on nodes as upstream's kube-scheduler with its
 //! default profile does, as an API client handed a `kube::Client` by the binary.
 //!
-//! - [`cache`]: nodes, bound and assumed pods, priority classes and volumes, kept from
-//!   watches in a compact form;
+//! - [`cache`]: nodes, bound and assumed pods, priority classes, volumes, the selectors of
+//!   Services and workloads, and PodDisruptionBudgets, kept from watches in a compact form;
 //! - [`queue`]: active, backoff (1 s → 10 s) and unschedulable pods, moved on cluster events;
 //! - [`framework`]: filter, score (upstream's default weights), select;
 //! - [`plugins`]: one file per upstream plugin;
-//! - [`preemption`]: victims of lower priority, `nominatedNodeName`;
+//! - [`preemption`]: victims of lower priority (sparing those a budget protects),
+//!   `nominatedNodeName`;
 //! - `binder`: `pods/binding` (after assuming the pod in the cache);
 //! - `events`: `Scheduled` / `FailedScheduling` Events from `default-scheduler`.
 //!

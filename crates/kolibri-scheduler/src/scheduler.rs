@@ -7,7 +7,11 @@ use std::fmt::Debug;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod};
+use k8s_openapi::api::apps::v1::{ReplicaSet, StatefulSet};
+use k8s_openapi::api::core::v1::{
+    Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod, ReplicationController, Service,
+};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::scheduling::v1::PriorityClass;
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::{Api, DeleteParams, Preconditions};
@@ -16,7 +20,7 @@ use kube::{Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use tokio::sync::{watch, Semaphore};
 
-use crate::cache::{Cache, ClaimInfo, ClassInfo, NodeChange, PodInfo, PodKey, VolumeInfo};
+use crate::cache::{set_selector, Cache, ClaimInfo, ClassInfo, NodeChange, PdbInfo, PodInfo, PodKey, VolumeInfo};
 use crate::events::{Record, Recorder};
 use crate::framework::{self, FitError};
 use crate::plugins::volume_binding::{self, VolumeAction};
@@ -465,6 +469,7 @@ where
 /// A kind kept as a map in the cache, replaced as a whole at each (re-)list.
 struct MapKind<K> {
     kind: &'static str,
+    /// What a change may help (none: a change only affects scores or preemption).
     event: Events,
     key: fn(&K) -> Box<str>,
     upsert: fn(&mut Cache, Box<str>, &K),
@@ -497,7 +502,9 @@ where
             watcher::Event::Apply(o) => (m.upsert)(&mut shared.lock().cache, (m.key)(&o), &o),
             watcher::Event::Delete(o) => (m.remove)(&mut shared.lock().cache, &(m.key)(&o)),
         }
-        shared.queue.on_event(m.event);
+        if m.event != Events::NONE {
+            shared.queue.on_event(m.event);
+        }
     })
 }
 
@@ -629,6 +636,89 @@ fn start_watches(
                 c.classes.remove(k);
             },
             clear: |c| c.classes.clear(),
+        },
+    ));
+    // Selectors for the default topology spreading (a score: no pod waits for them).
+    tasks.push(follow_map(
+        client,
+        shared,
+        synced,
+        MapKind::<Service> {
+            kind: "services",
+            event: Events::NONE,
+            key: namespaced_key,
+            upsert: |c, k, o| {
+                let selector = o.spec.as_ref().and_then(|s| s.selector.clone()).filter(|s| !s.is_empty());
+                set_selector(&mut c.spreading.services, &k, selector);
+            },
+            remove: |c, k| set_selector(&mut c.spreading.services, k, None),
+            clear: |c| c.spreading.services.clear(),
+        },
+    ));
+    tasks.push(follow_map(
+        client,
+        shared,
+        synced,
+        MapKind::<ReplicationController> {
+            kind: "replicationcontrollers",
+            event: Events::NONE,
+            key: namespaced_key,
+            upsert: |c, k, o| {
+                let selector = o.spec.as_ref().and_then(|s| s.selector.clone()).filter(|s| !s.is_empty());
+                set_selector(&mut c.spreading.replication_controllers, &k, selector);
+            },
+            remove: |c, k| set_selector(&mut c.spreading.replication_controllers, k, None),
+            clear: |c| c.spreading.replication_controllers.clear(),
+        },
+    ));
+    tasks.push(follow_map(
+        client,
+        shared,
+        synced,
+        MapKind::<ReplicaSet> {
+            kind: "replicasets",
+            event: Events::NONE,
+            key: namespaced_key,
+            upsert: |c, k, o| {
+                let selector = o.spec.as_ref().map(|s| s.selector.clone());
+                set_selector(&mut c.spreading.replica_sets, &k, selector);
+            },
+            remove: |c, k| set_selector(&mut c.spreading.replica_sets, k, None),
+            clear: |c| c.spreading.replica_sets.clear(),
+        },
+    ));
+    tasks.push(follow_map(
+        client,
+        shared,
+        synced,
+        MapKind::<StatefulSet> {
+            kind: "statefulsets",
+            event: Events::NONE,
+            key: namespaced_key,
+            upsert: |c, k, o| {
+                let selector = o.spec.as_ref().map(|s| s.selector.clone());
+                set_selector(&mut c.spreading.stateful_sets, &k, selector);
+            },
+            remove: |c, k| set_selector(&mut c.spreading.stateful_sets, k, None),
+            clear: |c| c.spreading.stateful_sets.clear(),
+        },
+    ));
+    // Budgets only order preemption victims.
+    tasks.push(follow_map(
+        client,
+        shared,
+        synced,
+        MapKind::<PodDisruptionBudget> {
+            kind: "poddisruptionbudgets",
+            event: Events::NONE,
+            key: namespaced_key,
+            upsert: |c, k, o| {
+                c.pdbs.insert(k, PdbInfo::from_pdb(o));
+            },
+            remove: |c, k| {
+                c.pdbs.remove(k);
+            },
+            clear: |c| c.pdbs.clear(),
         },
     ));
     tasks

@@ -215,3 +215,65 @@ fn bad_quotas_are_refused_or_reported() {
     let failures = server.server_log().matches("sync failed").count();
     assert!(failures < 5, "the quota controller should not loop:\n{}", server.server_log());
 }
+
+#[test]
+fn updates_are_charged_what_they_grow() {
+    let server = start_server();
+    let ns = "grow";
+    kc_ok(&server, BIN, &["create", "namespace", ns]);
+
+    // A claim expanded beyond `requests.storage` is refused with the difference requested.
+    kc_ok(&server, BIN, &["create", "quota", "storage", "-n", ns, "--hard=requests.storage=2Gi"]);
+    used_becomes(&server, ns, "storage", json!({"requests.storage": "0"}));
+    let claim = json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "data", "namespace": ns},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}});
+    create(&server, "claim.json", &claim);
+    used_becomes(&server, ns, "storage", json!({"requests.storage": "1Gi"}));
+    let expand = |size: &str| json!({"spec": {"resources": {"requests": {"storage": size}}}}).to_string();
+    let err = kc_fails(&server, BIN, &["patch", "pvc", "data", "-n", ns, "--type=merge", "-p", &expand("5Gi")]);
+    assert_eq!(
+        err.trim(),
+        "Error from server (Forbidden): persistentvolumeclaims \"data\" is forbidden: exceeded quota: storage, requested: requests.storage=4Gi, used: requests.storage=1Gi, limited: requests.storage=2Gi"
+    );
+    let stored = get_json(&server, BIN, &["pvc", "data", "-n", ns]);
+    assert_eq!(stored["spec"]["resources"]["requests"]["storage"], "1Gi");
+    // A dry run is checked the same way and charges nothing.
+    let err = kc_fails(
+        &server,
+        BIN,
+        &["patch", "pvc", "data", "-n", ns, "--type=merge", "--dry-run=server", "-p", &expand("3Gi")],
+    );
+    assert!(err.contains("exceeded quota: storage, requested: requests.storage=2Gi"), "{err}");
+    // Growing within the quota is charged at once; other changes charge nothing.
+    kc_ok(&server, BIN, &["patch", "pvc", "data", "-n", ns, "--type=merge", "-p", &expand("2Gi")]);
+    let q = get_json(&server, BIN, &["resourcequota", "storage", "-n", ns]);
+    assert_eq!(q["status"]["used"], json!({"requests.storage": "2Gi"}));
+    kc_ok(&server, BIN, &["label", "pvc", "data", "-n", ns, "tier=gold"]);
+    used_becomes(&server, ns, "storage", json!({"requests.storage": "2Gi"}));
+
+    // A Service turned NodePort is charged one node port per port.
+    kc_ok(
+        &server,
+        BIN,
+        &["create", "quota", "ports", "-n", ns, "--hard=services.nodeports=1,services.loadbalancers=0"],
+    );
+    used_becomes(&server, ns, "ports", json!({"services.loadbalancers": "0", "services.nodeports": "0"}));
+    kc_ok(&server, BIN, &["create", "service", "clusterip", "web", "-n", ns, "--tcp=80:80,443:443"]);
+    let to_type = |t: &str| json!({"spec": {"type": t}}).to_string();
+    let err =
+        kc_fails(&server, BIN, &["patch", "service", "web", "-n", ns, "--type=merge", "-p", &to_type("NodePort")]);
+    assert_eq!(
+        err.trim(),
+        "Error from server (Forbidden): services \"web\" is forbidden: exceeded quota: ports, requested: services.nodeports=2, used: services.nodeports=0, limited: services.nodeports=1"
+    );
+    let err =
+        kc_fails(&server, BIN, &["patch", "service", "web", "-n", ns, "--type=merge", "-p", &to_type("LoadBalancer")]);
+    assert!(
+        err.contains("services \"web\" is forbidden: exceeded quota: ports, requested: services.loadbalancers=1,services.nodeports=2, used: services.loadbalancers=0,services.nodeports=0, limited: services.loadbalancers=0,services.nodeports=1"),
+        "{err}"
+    );
+    let svc = get_json(&server, BIN, &["service", "web", "-n", ns]);
+    assert_eq!(svc["spec"]["type"], "ClusterIP");
+    used_becomes(&server, ns, "ports", json!({"services.loadbalancers": "0", "services.nodeports": "0"}));
+}

@@ -51,10 +51,17 @@ async fn resources_fit_reports_insufficient_cpu_and_binds_when_a_node_fits() {
         "0/3 nodes are available: 3 Insufficient cpu. \
          preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod."
     );
-    // The pod condition says the same.
-    let pod = c.pods().get("big").await.expect("get");
-    let cond = pod.status.and_then(|s| s.conditions).unwrap_or_default();
-    let scheduled = cond.iter().find(|c| c.type_ == "PodScheduled").expect("PodScheduled condition");
+    // The pod condition says the same (written alongside the event, maybe after it).
+    let t = std::time::Instant::now();
+    let scheduled = loop {
+        let pod = c.pods().get("big").await.expect("get");
+        let cond = pod.status.and_then(|s| s.conditions).unwrap_or_default();
+        if let Some(scheduled) = cond.into_iter().find(|c| c.type_ == "PodScheduled") {
+            break scheduled;
+        }
+        assert!(t.elapsed() < sched::WAIT, "no PodScheduled condition");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert_eq!((scheduled.status.as_str(), scheduled.reason.as_deref()), ("False", Some("Unschedulable")));
     // A node that fits appears: the pod is bound to it, with no other change.
     c.node("n4", "2", "4Gi", json!({})).await;
@@ -341,14 +348,28 @@ async fn volume_binding_waits_for_first_consumer() {
     }
     let with_claim =
         |claim: &str| json!({"spec": {"volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": claim}}]}});
-    // Dynamic provisioning only in zone b; the claim is told the node.
+    // Dynamic provisioning only in zone b; the claim is told the node, and the pod is bound
+    // once the claim is (the test plays the provisioner; the PV controller binds the claim).
     c.pod("dyn-user", json!({}), with_claim("dyn")).await;
+    let selected = |o: Option<&PersistentVolumeClaim>| {
+        o.and_then(|o| o.metadata.annotations.as_ref())
+            .is_some_and(|a| a.get("volume.kubernetes.io/selected-node").is_some_and(|n| n == "b1"))
+    };
+    let claim =
+        tokio::time::timeout(sched::WAIT, kube::runtime::wait::await_condition(claims.clone(), "dyn", selected))
+            .await
+            .expect("node selected in time")
+            .expect("watch")
+            .expect("claim");
+    assert_eq!(c.node_of("dyn-user").await, None);
+    c.apply::<PersistentVolume>(
+        json!({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "pvc-dyn"},
+        "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"], "storageClassName": "zonal",
+            "csi": {"driver": "example.com/zonal", "volumeHandle": "dyn"},
+            "claimRef": {"namespace": "default", "name": "dyn", "uid": claim.metadata.uid}}}),
+    )
+    .await;
     assert_eq!(c.bound("dyn-user").await, "b1");
-    let claim = claims.get("dyn").await.expect("claim");
-    assert_eq!(
-        claim.metadata.annotations.unwrap_or_default().get("volume.kubernetes.io/selected-node").map(String::as_str),
-        Some("b1")
-    );
     // The local volume is on a1 only; it is reserved for the claim.
     c.pod("static-user", json!({}), with_claim("static")).await;
     assert_eq!(c.bound("static-user").await, "a1");
@@ -501,4 +522,44 @@ async fn pod_affinity_across_namespaces_by_selector() {
         "0/2 nodes are available: 2 node(s) didn't match pod affinity rules. \
          preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling."
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_failures_are_one_event_with_a_series() {
+    let c = Cluster::start().await;
+    c.node("n1", "1", "1Gi", json!({})).await;
+    c.pod("huge", json!({"cpu": "8"}), json!({})).await;
+    assert_eq!(
+        c.unschedulable("huge").await,
+        "0/1 nodes are available: 1 Insufficient cpu. \
+         preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod."
+    );
+    // Each new node is another attempt (and another failure).
+    let events: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(c.client.clone(), "default");
+    let t = std::time::Instant::now();
+    let mut added = 1;
+    let series = loop {
+        let list = events.list(&Default::default()).await.expect("list events").items;
+        let failed: Vec<_> = list
+            .into_iter()
+            .filter(|e| {
+                e.involved_object.name.as_deref() == Some("huge") && e.reason.as_deref() == Some("FailedScheduling")
+            })
+            .collect();
+        assert_eq!(failed.len(), 1, "one Event for every attempt: {failed:?}");
+        if let Some(series) = failed[0].series.clone() {
+            // The note stays the first one's.
+            assert!(failed[0].message.as_deref().is_some_and(|m| m.starts_with("0/1 nodes")), "{failed:?}");
+            break series;
+        }
+        assert!(t.elapsed() < sched::WAIT, "no series: {failed:?}");
+        if added < 4 {
+            added += 1;
+            c.node(&format!("n{added}"), "1", "1Gi", json!({})).await;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert_eq!(series.count, Some(2));
+    assert!(series.last_observed_time.is_some());
+    assert_eq!(c.node_of("huge").await, None);
 }

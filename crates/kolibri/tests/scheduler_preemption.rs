@@ -1,12 +1,15 @@
 //! Priority and preemption, end to end: victims of lower priority are deleted, the
-//! preemptor is nominated to the node and bound once they are gone.
+//! preemptor is nominated to the node and bound once they are gone; pods a
+//! PodDisruptionBudget protects are spared when another node will do.
 
 mod common;
 mod sched;
 
 use std::time::Duration;
 
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::scheduling::v1::PriorityClass;
+use kube::api::{Api, PostParams};
 use sched::Cluster;
 use serde_json::{json, Value};
 
@@ -104,4 +107,30 @@ async fn the_fewest_and_least_important_victims_are_chosen() {
     for survivor in ["m1", "m2", "m3", "m4", "m5"] {
         assert!(c.node_of(survivor).await.is_some(), "{survivor} was preempted");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn victims_covered_by_a_disruption_budget_are_spared() {
+    let c = Cluster::start().await;
+    classes(&c).await;
+    // No disruption allowed for `app: guarded` (its pod never becomes ready: no agent).
+    let pdb: PodDisruptionBudget = serde_json::from_value(json!({"apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget", "metadata": {"name": "guard"},
+        "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "guarded"}}}}))
+    .expect("pdb");
+    let pdbs: Api<PodDisruptionBudget> = Api::namespaced(c.client.clone(), "default");
+    pdbs.create(&PostParams::default(), &pdb).await.expect("create pdb");
+    c.node("n1", "2", "4Gi", json!({})).await;
+    c.node("n2", "2", "4Gi", json!({})).await;
+    // Without the budget n1 would be chosen: its victim has the lower priority.
+    let mut guarded = spec("low", Some("n1"));
+    guarded["metadata"] = json!({"labels": {"app": "guarded"}});
+    c.pod("guarded", json!({"cpu": "1500m"}), guarded).await;
+    c.pod("free", json!({"cpu": "1500m"}), spec("mid", Some("n2"))).await;
+    c.pod("vip", json!({"cpu": "1"}), spec("high", None)).await;
+    assert!(gone(&c, "free").await, "the pod no budget protects was not preempted");
+    assert_eq!(c.bound("vip").await, "n2");
+    assert_eq!(c.node_of("guarded").await.as_deref(), Some("n1"));
+    let pdb = pdbs.get("guard").await.expect("pdb");
+    assert_eq!(pdb.status.map(|s| s.disruptions_allowed), Some(0));
 }

@@ -7,6 +7,7 @@ mod sched;
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::Service;
 use kube::api::{Api, PostParams};
 use sched::Cluster;
 use serde_json::json;
@@ -172,6 +173,39 @@ async fn system_default_spreading_for_pods_of_a_controller() {
     for i in 0..3 {
         let name = format!("bare{i}");
         c.pod(&name, json!({"cpu": "100m", "memory": "100Mi"}), json!({})).await;
+        assert_eq!(c.bound(&name).await, "big");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn system_default_spreading_for_pods_selected_by_a_service() {
+    let c = Cluster::start().await;
+    c.node("big", "64", "256Gi", json!({})).await;
+    c.node("s1", "4", "16Gi", json!({})).await;
+    c.node("s2", "4", "16Gi", json!({})).await;
+    let svc: Service = serde_json::from_value(json!({"metadata": {"name": "web"},
+        "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}}))
+    .expect("service");
+    Api::<Service>::namespaced(c.client.clone(), "default")
+        .create(&PostParams::default(), &svc)
+        .await
+        .expect("create service");
+    // No owner: only the Service's selector makes them spread.
+    let labelled = json!({"metadata": {"labels": {"app": "web"}}});
+    let mut names = Vec::new();
+    for i in 0..6 {
+        let name = format!("web-{i}");
+        c.pod(&name, json!({"cpu": "100m", "memory": "100Mi"}), labelled.clone()).await;
+        c.bound(&name).await;
+        names.push(name);
+    }
+    let per_node = spread_of(&c, &names).await;
+    assert_eq!(per_node.len(), 3, "spread over every node: {per_node:?}");
+    // Pods the Service does not select pile up on the big node.
+    for i in 0..3 {
+        let name = format!("other{i}");
+        c.pod(&name, json!({"cpu": "100m", "memory": "100Mi"}), json!({"metadata": {"labels": {"app": "other"}}}))
+            .await;
         assert_eq!(c.bound(&name).await, "big");
     }
 }

@@ -28,7 +28,22 @@ impl ApiServer {
     /// ResourceQuota, the last admission of a new object (after its defaults): refuses it
     /// when a quota of its namespace has no room, else charges the quotas (not on dry run).
     pub(crate) async fn admit_quota(self: &Arc<Self>, def: &ResourceDef, obj: &Value, dry_run: bool) -> ApiResult<()> {
-        resource_quota::admit(self, def, obj, dry_run).await
+        resource_quota::admit(self, def, obj, None, dry_run).await
+    }
+
+    /// ResourceQuota on an update of an object (not of a subresource, as upstream):
+    /// a Service or claim whose usage grew is charged the difference, or refused.
+    pub(crate) async fn admit_quota_update(
+        self: &Arc<Self>,
+        def: &ResourceDef,
+        obj: &Value,
+        old: &Value,
+        dry_run: bool,
+    ) -> ApiResult<()> {
+        if !resource_quota::handles_update(def) {
+            return Ok(());
+        }
+        resource_quota::admit(self, def, obj, Some(old), dry_run).await
     }
 
     /// Mutates and checks a new object; what it allocated is returned so a failed or

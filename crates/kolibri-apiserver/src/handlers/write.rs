@@ -265,6 +265,9 @@ where
             // A no-op write changes nothing, not even the resourceVersion.
             return stored_response(ctx, StatusCode::OK, &old_kv, &warnings);
         }
+        if ctx.info.subresource.is_none() {
+            server.admit_quota_update(def, &new, &old, dry_run).await?;
+        }
         if dry_run {
             meta::metadata_mut(&mut new).insert("resourceVersion".into(), json!(old_kv.mod_revision.to_string()));
             return value_response(ctx, StatusCode::OK, &new, &warnings);

@@ -1,13 +1,14 @@
 //! PodTopologySpread: `DoNotSchedule` constraints bound the skew of matching pods between
-//! topology domains (filter); `ScheduleAnyway` constraints, or upstream's system defaults
-//! for pods of a controller (hostname max skew 3, zone max skew 5), prefer the emptier
+//! topology domains (filter); `ScheduleAnyway` constraints, or for a pod without
+//! constraints upstream's system defaults (hostname max skew 3, zone max skew 5, over the
+//! pods matching the selectors of the pod's Services and controller), prefer the emptier
 //! domains (score).
 
 use std::collections::HashMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
 
-use crate::cache::{Cache, NodeInfo, PodInfo};
+use crate::cache::{Cache, NodeInfo, OwnerKind, PodInfo};
 use crate::framework::{Cycle, Failure, MAX_NODE_SCORE};
 use crate::queue::Events;
 use crate::selectors::{label_selector_matches, tolerated};
@@ -18,19 +19,11 @@ pub const MISSING_LABEL_REASON: &str = "node(s) didn't match pod topology spread
 const HOSTNAME: &str = "kubernetes.io/hostname";
 const ZONE: &str = "topology.kubernetes.io/zone";
 
-/// Which pods a constraint counts.
-enum Selects {
-    Labels(LabelSelector),
-    /// The system defaults count the pods of the same controller (upstream derives a label
-    /// selector from the controller and the services; the owner is the same set of pods in
-    /// the usual case).
-    Owner(Box<str>),
-}
-
 struct Constraint {
     max_skew: i64,
     key: String,
-    selects: Selects,
+    /// Which pods (of the pod's namespace) the constraint counts.
+    selects: LabelSelector,
     min_domains: Option<i32>,
     honor_affinity: bool,
     honor_taints: bool,
@@ -41,10 +34,7 @@ impl Constraint {
         if other.deleting || other.namespace != pod.namespace {
             return false;
         }
-        match &self.selects {
-            Selects::Labels(sel) => label_selector_matches(sel, &other.labels),
-            Selects::Owner(uid) => other.owner_uid.as_deref() == Some(&**uid),
-        }
+        label_selector_matches(&self.selects, &other.labels)
     }
 
     fn node_eligible(&self, pod: &PodInfo, node: &NodeInfo) -> bool {
@@ -85,7 +75,7 @@ fn constraints(pod: &PodInfo, when: &str) -> Vec<Constraint> {
             Constraint {
                 max_skew: i64::from(c.max_skew),
                 key: c.topology_key.clone(),
-                selects: Selects::Labels(sel),
+                selects: sel,
                 min_domains: c.min_domains,
                 honor_affinity: c.node_affinity_policy.as_deref() != Some("Ignore"),
                 honor_taints: c.node_taints_policy.as_deref() == Some("Honor"),
@@ -94,14 +84,74 @@ fn constraints(pod: &PodInfo, when: &str) -> Vec<Constraint> {
         .collect()
 }
 
-fn system_defaults(pod: &PodInfo) -> Vec<Constraint> {
-    let Some(owner) = &pod.owner_uid else { return Vec::new() };
+/// Upstream's `helper.DefaultSelector`: the union of the selectors of the Services that
+/// select the pod and of its ReplicationController, ReplicaSet or StatefulSet; None when
+/// that selects nothing in particular (then the defaults do not apply).
+pub fn default_selector(cache: &Cache, pod: &PodInfo) -> Option<LabelSelector> {
+    let spreading = &cache.spreading;
+    let mut labels = crate::selectors::Labels::new();
+    for selector in spreading.services.get(&*pod.namespace).into_iter().flat_map(|s| s.values()) {
+        if !selector.is_empty() && selector.iter().all(|(k, v)| pod.labels.get(k) == Some(v)) {
+            labels.extend(selector.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+    }
+    let mut requirements: Vec<LabelSelectorRequirement> = Vec::new();
+    if let Some((kind, name)) = &pod.owner {
+        let workload = |map: &crate::cache::Selectors<LabelSelector>| {
+            map.get(&*pod.namespace).and_then(|m| m.get(&**name)).cloned()
+        };
+        match kind {
+            OwnerKind::ReplicationController => {
+                let rcs = spreading.replication_controllers.get(&*pod.namespace);
+                if let Some(selector) = rcs.and_then(|m| m.get(&**name)) {
+                    labels.extend(selector.iter().map(|(k, v)| (k.clone(), v.clone())));
+                }
+            }
+            OwnerKind::ReplicaSet => {
+                requirements = workload(&spreading.replica_sets).map(as_requirements).unwrap_or_default()
+            }
+            OwnerKind::StatefulSet => {
+                requirements = workload(&spreading.stateful_sets).map(as_requirements).unwrap_or_default()
+            }
+        }
+    }
+    if labels.is_empty() && requirements.is_empty() {
+        return None;
+    }
+    Some(LabelSelector { match_labels: Some(labels), match_expressions: Some(requirements) })
+}
+
+/// A workload's selector as requirements (`matchLabels` as `In`); a selector with an
+/// operator upstream would not parse adds none, as upstream's `LabelSelectorAsSelector`.
+fn as_requirements(selector: LabelSelector) -> Vec<LabelSelectorRequirement> {
+    let expressions = selector.match_expressions.unwrap_or_default();
+    let valid = expressions.iter().all(|e| {
+        let n = e.values.as_ref().map_or(0, Vec::len);
+        match e.operator.as_str() {
+            "In" | "NotIn" => n > 0,
+            "Exists" | "DoesNotExist" => n == 0,
+            _ => false,
+        }
+    });
+    if !valid {
+        return Vec::new();
+    }
+    let labels = selector.match_labels.unwrap_or_default().into_iter().map(|(key, v)| LabelSelectorRequirement {
+        key,
+        operator: "In".into(),
+        values: Some(vec![v]),
+    });
+    labels.chain(expressions).collect()
+}
+
+fn system_defaults(cache: &Cache, pod: &PodInfo) -> Vec<Constraint> {
+    let Some(selector) = default_selector(cache, pod) else { return Vec::new() };
     [(HOSTNAME, 3), (ZONE, 5)]
         .into_iter()
         .map(|(key, skew)| Constraint {
             max_skew: skew,
             key: key.into(),
-            selects: Selects::Owner(owner.clone()),
+            selects: selector.clone(),
             min_domains: None,
             honor_affinity: true,
             honor_taints: false,
@@ -164,8 +214,11 @@ pub fn filter(cycle: &Cycle, node: &NodeInfo) -> Result<(), Failure> {
 }
 
 pub fn score(cache: &Cache, pod: &PodInfo, nodes: &[&NodeInfo]) -> Vec<i64> {
-    let (constraints, require_all) =
-        if pod.spread.is_empty() { (system_defaults(pod), false) } else { (constraints(pod, "ScheduleAnyway"), true) };
+    let (constraints, require_all) = if pod.spread.is_empty() {
+        (system_defaults(cache, pod), false)
+    } else {
+        (constraints(pod, "ScheduleAnyway"), true)
+    };
     if constraints.is_empty() {
         return vec![0; nodes.len()];
     }
@@ -230,4 +283,57 @@ pub fn score(cache: &Cache, pod: &PodInfo, nodes: &[&NodeInfo]) -> Vec<i64> {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::set_selector;
+    use k8s_openapi::api::core::v1::Pod;
+    use serde_json::{json, Value};
+
+    fn pod(extra: Value) -> PodInfo {
+        let mut v = json!({"metadata": {"name": "p", "namespace": "ns", "labels": {"app": "web", "tier": "front"}},
+            "spec": {"containers": []}});
+        if let (Some(m), Some(e)) = (v["metadata"].as_object_mut(), extra.as_object()) {
+            m.extend(e.clone());
+        }
+        PodInfo::from_pod(&serde_json::from_value::<Pod>(v).expect("pod"))
+    }
+
+    fn labels(v: Value) -> crate::selectors::Labels {
+        serde_json::from_value(v).expect("labels")
+    }
+
+    #[test]
+    fn default_selector_is_the_union_of_services_and_controller() {
+        let mut cache = Cache::default();
+        let bare = pod(json!({}));
+        assert_eq!(default_selector(&cache, &bare), None);
+        set_selector(&mut cache.spreading.services, "ns/web", Some(labels(json!({"app": "web"}))));
+        set_selector(&mut cache.spreading.services, "ns/other", Some(labels(json!({"app": "db"}))));
+        set_selector(&mut cache.spreading.services, "elsewhere/web", Some(labels(json!({"tier": "front"}))));
+        let sel = default_selector(&cache, &bare).expect("selected by a service");
+        assert_eq!(sel.match_labels, Some(labels(json!({"app": "web"}))));
+        assert_eq!(sel.match_expressions, Some(vec![]));
+
+        let rs: LabelSelector = serde_json::from_value(json!({"matchLabels": {"tier": "front"},
+            "matchExpressions": [{"key": "app", "operator": "Exists"}]}))
+        .expect("selector");
+        set_selector(&mut cache.spreading.replica_sets, "ns/web-1", Some(rs));
+        let owned = pod(json!({"ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-1",
+            "uid": "u", "controller": true}]}));
+        let sel = default_selector(&cache, &owned).expect("selector");
+        let exprs = sel.match_expressions.unwrap_or_default();
+        assert_eq!(exprs.len(), 2);
+        assert_eq!((exprs[0].key.as_str(), exprs[0].operator.as_str()), ("tier", "In"));
+        assert_eq!((exprs[1].key.as_str(), exprs[1].operator.as_str()), ("app", "Exists"));
+
+        // A controller of another kind adds nothing; a service gone leaves nothing.
+        set_selector(&mut cache.spreading.services, "ns/web", None);
+        let job = pod(json!({"ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": "j",
+            "uid": "u", "controller": true}]}));
+        assert_eq!(default_selector(&cache, &job), None);
+        assert!(cache.spreading.services.get("ns").is_some_and(|m| m.len() == 1));
+    }
 }

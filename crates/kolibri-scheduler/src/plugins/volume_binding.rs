@@ -2,7 +2,9 @@
 //! the node (their node affinity); unbound `WaitForFirstConsumer` claims need an available
 //! matching volume reachable from the node, or a class that can provision there. Once a
 //! node is chosen, the matched volume is reserved for the claim (`spec.claimRef`) or the
-//! claim is annotated with the node for its provisioner (`volume.kubernetes.io/selected-node`).
+//! claim is annotated with the node for its provisioner (`volume.kubernetes.io/selected-node`);
+//! the binder then waits until those claims are bound before binding the pod (upstream's
+//! PreBind).
 
 use std::collections::HashSet;
 
@@ -129,8 +131,18 @@ pub fn filter(cycle: &Cycle, node: &NodeInfo) -> Result<(), Failure> {
 pub enum VolumeAction {
     /// Reserve the volume for the claim.
     Reserve { volume: String, namespace: String, claim: String, claim_uid: String },
-    /// Tell the claim's provisioner where the pod goes.
-    SelectNode { namespace: String, claim: String, node: String },
+    /// Tell the claim's provisioner where the pod goes (`annotated`: the claim already
+    /// names this node, only its binding is waited for).
+    SelectNode { namespace: String, claim: String, node: String, annotated: bool },
+}
+
+impl VolumeAction {
+    /// The claim the action is about.
+    pub fn claim(&self) -> &str {
+        match self {
+            VolumeAction::Reserve { claim, .. } | VolumeAction::SelectNode { claim, .. } => claim,
+        }
+    }
 }
 
 /// Decides the actions for the chosen node and records the reservations in the cache so
@@ -142,10 +154,18 @@ pub fn reserve(cache: &mut Cache, pod: &PodInfo, node: &str) -> Vec<VolumeAction
     let mut taken = HashSet::new();
     let mut reserved = Vec::new();
     for (key, claim) in &state.delayed {
+        let claim_name = key.split_once('/').map_or("", |(_, n)| n).to_string();
         if claim.selected_node.is_some() {
+            // Being provisioned for this node already (the filter allowed no other): wait
+            // for it as well.
+            actions.push(VolumeAction::SelectNode {
+                namespace: pod.namespace.to_string(),
+                claim: claim_name,
+                node: node.to_string(),
+                annotated: true,
+            });
             continue;
         }
-        let claim_name = key.split_once('/').map_or("", |(_, n)| n).to_string();
         match find_volume(cache, key, claim, &info, &taken) {
             Some(v) => {
                 taken.insert(v);
@@ -161,6 +181,7 @@ pub fn reserve(cache: &mut Cache, pod: &PodInfo, node: &str) -> Vec<VolumeAction
                 namespace: pod.namespace.to_string(),
                 claim: claim_name,
                 node: node.to_string(),
+                annotated: false,
             }),
         }
     }
