@@ -49,6 +49,18 @@ type Meta = PartialObjectMeta<DynamicObject>;
 /// drop stops it.
 type Watched = HashMap<(String, String), (JoinHandle<()>, watch::Sender<bool>)>;
 
+/// Keeps of an object's metadata only what the graph is built from (identity, owners,
+/// finalizers, deletion) and what tells a re-list's unchanged objects apart: the cache of
+/// every object of every kind then holds a few hundred bytes per object.
+fn prune_meta(meta: &mut Meta) {
+    let m = &mut meta.metadata;
+    m.labels = None;
+    m.annotations = None;
+    m.creation_timestamp = None;
+    m.generation = None;
+    m.generate_name = None;
+}
+
 /// An object: its kind by group and kind (any served version reads it), and its identity.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 struct ObjId {
@@ -246,7 +258,8 @@ impl Collector {
             }
             let Some(resource) = by_kind.get(&kind) else { continue };
             let ar = resource.ar.clone();
-            let informer = Informer::<Meta>::new(format!("{}.{} metadata", ar.plural, ar.group), ar.clone());
+            let name = format!("{}.{} metadata", ar.plural, ar.group);
+            let informer = Informer::<Meta>::pruned(name, ar.clone(), Some(prune_meta));
             let crds = ar.group == "apiextensions.k8s.io" && ar.kind == "CustomResourceDefinition";
             informer.on_change({
                 let gc = self.clone();

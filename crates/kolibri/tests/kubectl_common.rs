@@ -38,6 +38,7 @@ macro_rules! cluster_impl {
             }
         }
 
+        #[allow(dead_code)]
         fn start_server() -> crate::common::Server {
             crate::common::Server::start()
         }

@@ -1,7 +1,8 @@
 //! PodDisruptionBudgets and the eviction subresource: the disruption controller's status,
 //! 429 while a budget forbids, `kubectl drain` waiting for the budget, and the refusal of a
 //! pod with two budgets. The test plays the node agent: it registers Nodes, binds pods at
-//! creation (`spec.nodeName`) and sets their status.
+//! creation (`spec.nodeName`) and sets their status. It plays the StatefulSet controller too
+//! (switched off), so that its pods are exactly the ones the test creates.
 
 mod common;
 #[macro_use]
@@ -88,7 +89,7 @@ fn condition<'a>(status: &'a Value, kind: &str) -> &'a Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drain_waits_for_the_disruption_budget() {
-    let server = start_server();
+    let server = common::Server::start_with(&["--disable-controllers", "statefulset"]);
     kc_ok(&server, BIN, &["create", "namespace", NS]);
     node(&server, "node-1");
     node(&server, "node-2");
