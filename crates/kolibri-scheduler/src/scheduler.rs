@@ -336,7 +336,15 @@ async fn schedule_loop(shared: Arc<Shared>, client: Client, recorder: Recorder, 
             Decision::Skip => shared.queue.done(&key),
             Decision::Bind { pod, node, volumes } => {
                 shared.queue.done(&key);
-                let Ok(permit) = binds.clone().acquire_owned().await else { break };
+                // A bind that waits for its volumes to be bound (up to 600 s) holds no permit:
+                // the permits bound the writes in flight, and waiting ones must not stall the
+                // loop for every other pod.
+                let permit = if volumes.is_empty() {
+                    let Ok(permit) = binds.clone().acquire_owned().await else { break };
+                    Some(permit)
+                } else {
+                    None
+                };
                 let (shared, client, recorder) = (shared.clone(), client.clone(), recorder.clone());
                 tokio::spawn(async move {
                     let result = crate::binder::bind(&client, &pod, &node, &volumes).await;

@@ -7,9 +7,17 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-#[cfg(feature = "mimalloc")]
+#[cfg(feature = "jemalloc")]
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// jemalloc's options, read at its start: one arena (the server has few threads; more
+/// arenas only fragment), and freed pages go back to the system at once, so the resident
+/// size follows the live objects (no purging thread, nothing runs while idle).
+#[cfg(feature = "jemalloc")]
+#[allow(non_upper_case_globals)]
+#[export_name = "_rjem_malloc_conf"]
+pub static malloc_conf: &[u8] = b"narenas:1,dirty_decay_ms:0,muzzy_decay_ms:0\0";
 
 #[derive(Parser, Debug)]
 #[command(name = "kolibri", version, about = "A lightweight Kubernetes in one binary")]

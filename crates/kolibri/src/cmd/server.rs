@@ -101,7 +101,9 @@ async fn serve(args: ServerArgs, started: Instant) -> anyhow::Result<()> {
         compact_interval: Duration::from_secs(args.datastore_compact_interval.max(1)),
         keep_revisions: args.datastore_keep_revisions.max(0),
         // Older history is replayed from the database; memory stays bounded under churn.
-        history_max_bytes: 32 << 20,
+        // 8 MiB holds the last ~1,500 writes of pods: enough for watches that reconnect at
+        // once, without holding tens of MB of superseded objects under churn.
+        history_max_bytes: 8 << 20,
         ..Default::default()
     };
     let store: Arc<dyn Store> = kolibri_store::SqliteStore::open(&store_path, store_options)
