@@ -4,11 +4,12 @@
 //! kubectl 1.32 and 1.33 drive the rollouts.
 
 mod common;
+#[macro_use]
 #[path = "kubectl_common.rs"]
 mod kubectl_common;
+cluster_impl!();
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::process::Output;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -28,22 +29,6 @@ const WAIT: Duration = Duration::from_secs(20);
 /// A server whose node lifecycle controller leaves the test's silent nodes alone.
 fn server() -> common::Server {
     common::Server::start_with(&["--node-monitor-grace-period", "3600"])
-}
-
-async fn kubectl(server: &common::Server, bin: &str, args: &[&str]) -> Output {
-    let cmd = server.kubectl_bin(bin, args);
-    tokio::task::spawn_blocking(move || run_with_deadline(cmd, None, Duration::from_secs(60))).await.expect("kubectl")
-}
-
-async fn kubectl_ok(server: &common::Server, bin: &str, args: &[&str]) -> String {
-    let out = kubectl(server, bin, args).await;
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "kubectl {args:?} failed\nstdout: {stdout}\nstderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
 }
 
 /// Registers a Ready node with room for pods.

@@ -9,7 +9,6 @@ mod kubectl_common;
 cluster_impl!();
 
 use std::collections::{BTreeMap, HashMap};
-use std::process::Output;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -23,23 +22,6 @@ use kube::runtime::{watcher, WatchStreamExt};
 use kubectl_common::*;
 use serde_json::{json, Value};
 use tokio::task::JoinHandle;
-
-/// Runs kubectl off the async runtime (the kubelet task keeps running meanwhile).
-async fn kubectl(server: &common::Server, bin: &str, args: &[&str]) -> Output {
-    let cmd = server.kubectl_bin(bin, args);
-    tokio::task::spawn_blocking(move || run_with_deadline(cmd, None, Duration::from_secs(90))).await.expect("kubectl")
-}
-
-async fn kubectl_ok(server: &common::Server, bin: &str, args: &[&str]) -> String {
-    let out = kubectl(server, bin, args).await;
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "kubectl {args:?} failed\nstdout: {stdout}\nstderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
 
 async fn kubectl_stdin(server: &common::Server, bin: &str, args: &[&str], stdin: String) -> String {
     let cmd = server.kubectl_bin(bin, args);

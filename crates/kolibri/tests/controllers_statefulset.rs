@@ -10,7 +10,6 @@ mod kubectl_common;
 cluster_impl!();
 
 use std::collections::{BTreeSet, HashSet};
-use std::process::Output;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -26,23 +25,6 @@ use serde_json::{json, Value};
 use tokio::task::JoinHandle;
 
 const WAIT: Duration = Duration::from_secs(15);
-
-/// Runs kubectl off the async runtime (the kubelet task keeps running meanwhile).
-async fn kubectl(server: &common::Server, bin: &str, args: &[&str]) -> Output {
-    let cmd = server.kubectl_bin(bin, args);
-    tokio::task::spawn_blocking(move || run_with_deadline(cmd, None, Duration::from_secs(60))).await.expect("kubectl")
-}
-
-async fn kubectl_ok(server: &common::Server, bin: &str, args: &[&str]) -> String {
-    let out = kubectl(server, bin, args).await;
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "kubectl {args:?} failed\nstdout: {stdout}\nstderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
 
 /// Marks a pod Running and Ready, as its kubelet would.
 async fn mark_ready(pods: &Api<Pod>, name: &str) {

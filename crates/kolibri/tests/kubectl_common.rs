@@ -108,6 +108,25 @@ pub fn kc_env(server: &impl Cluster, bin: &str, args: &[&str], env: &[(&str, &st
 }
 
 /// Asserts success and returns stdout.
+/// Runs kubectl off the async runtime, so that tasks of the test (one playing the kubelet)
+/// keep running meanwhile.
+pub async fn kubectl(server: &impl Cluster, bin: &str, args: &[&str]) -> Output {
+    let cmd = server.kubectl_cmd(bin, args);
+    tokio::task::spawn_blocking(move || run_with_deadline(cmd, None, Duration::from_secs(90))).await.expect("kubectl")
+}
+
+/// [`kubectl`], which must succeed; its stdout.
+pub async fn kubectl_ok(server: &impl Cluster, bin: &str, args: &[&str]) -> String {
+    let out = kubectl(server, bin, args).await;
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "kubectl {args:?} failed\nstdout: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
 pub fn kc_ok(server: &impl Cluster, bin: &str, args: &[&str]) -> String {
     let out = kc(server, bin, args);
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();

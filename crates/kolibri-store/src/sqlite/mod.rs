@@ -3,13 +3,14 @@
 //! - one writer thread owns the writable connection and commits concurrent writes
 //!   together (group commit); a write is acknowledged only after its commit was
 //!   fsync'ed (WAL, `synchronous = FULL`);
-//! - the newest value of every live key is held in memory, so `get`, `count` and
+//! - the newest value of every live key is held in memory (compressed, [`packed`]), so `get`, `count` and
 //!   `list` at the newest revision never touch SQLite; reads at older revisions use a
 //!   separate read-only connection;
 //! - committed events go to the [`Hub`](crate::hub) right after the commit;
 //! - a background task compacts the log so it cannot outgrow the live data.
 
 mod compactor;
+mod packed;
 mod schema;
 mod writer;
 
@@ -28,6 +29,7 @@ use tokio::sync::{mpsc, oneshot, Notify};
 use crate::hub::{EventReceiver, Hub, HubOptions, Subscription};
 use crate::{Event, KeyValue, ListOptions, ListResult, Revision, Store, StoreError, Watch};
 use compactor::Retention;
+use packed::Packed;
 use writer::{Op, Request, Writer};
 
 /// Tuning of a [`SqliteStore`]. The defaults suit a production server.
@@ -98,7 +100,7 @@ pub struct StoreStats {
 
 /// The state served from memory.
 struct State {
-    index: BTreeMap<String, KeyValue>,
+    index: BTreeMap<String, Packed>,
     /// Revision the index reflects.
     current: Revision,
 }
@@ -175,7 +177,7 @@ pub struct SqliteStore {
 struct Loaded {
     writer: Connection,
     reader: Connection,
-    index: BTreeMap<String, KeyValue>,
+    index: BTreeMap<String, Packed>,
     current: Revision,
     compacted: Revision,
     compact_done: Revision,
@@ -297,9 +299,9 @@ impl SqliteStore {
             Some(s) if s >= prefix => state.index.range::<str, _>((Bound::Excluded(s), Bound::Unbounded)),
             _ => state.index.range::<str, _>((Bound::Included(prefix), Bound::Unbounded)),
         };
-        let mut keys = range.take_while(|(k, _)| k.starts_with(prefix)).map(|(_, kv)| kv);
+        let mut keys = range.take_while(|(k, _)| k.starts_with(prefix));
         let limit = opts.limit.filter(|l| *l > 0).unwrap_or(usize::MAX);
-        let items: Vec<KeyValue> = keys.by_ref().take(limit).cloned().collect();
+        let items: Vec<KeyValue> = keys.by_ref().take(limit).map(|(k, packed)| packed.unpack(k)).collect();
         let remaining = keys.count() as u64;
         ListResult { items, revision: state.current, more: remaining > 0, remaining: Some(remaining) }
     }
@@ -394,7 +396,7 @@ impl Store for SqliteStore {
 
     async fn get(&self, key: &str) -> Result<Option<KeyValue>, StoreError> {
         self.check_open()?;
-        Ok(self.shared.read_state().index.get(key).cloned())
+        Ok(self.shared.read_state().index.get(key).map(|packed| packed.unpack(key)))
     }
 
     /// A revision of 0 (or none) reads the newest state.

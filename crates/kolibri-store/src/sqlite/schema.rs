@@ -10,6 +10,7 @@ use std::path::Path;
 use bytes::Bytes;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 
+use super::packed::Packed;
 use crate::{Event, EventType, KeyValue, Revision, StoreError};
 
 const SCHEMA: &str = "
@@ -126,10 +127,10 @@ fn live_rows(
 }
 
 /// Loads the newest value of every live key (the in-memory index).
-pub(super) fn load_index(conn: &Connection, revision: Revision) -> rusqlite::Result<BTreeMap<String, KeyValue>> {
+pub(super) fn load_index(conn: &Connection, revision: Revision) -> rusqlite::Result<BTreeMap<String, Packed>> {
     let mut index = BTreeMap::new();
     live_rows(conn, "", revision, |kv| {
-        index.insert(kv.key.clone(), kv);
+        index.insert(kv.key.clone(), Packed::new(&kv));
         true
     })?;
     Ok(index)

@@ -16,6 +16,7 @@ use bytes::Bytes;
 use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::oneshot;
 
+use super::packed::Packed;
 use super::schema::{self, META_COMPACT_DONE, META_COMPACT_REV};
 use super::Shared;
 use crate::{Event, EventType, KeyValue, Revision, StoreError};
@@ -143,7 +144,7 @@ impl Writer {
                 for (op, reply) in batch {
                     let current = match overlay.get(op.key()) {
                         Some(state) => state.clone(),
-                        None => index.index.get(op.key()).cloned(),
+                        None => index.index.get(op.key()).map(|packed| packed.unpack(op.key())),
                     };
                     let result = apply(&tx, &self.shared.path, op, current, next + 1);
                     let result = match result {
@@ -174,11 +175,14 @@ impl Writer {
         let written = events.len() as u64;
         if written > 0 {
             self.rev = next;
+            // Compressed before the lock is taken: readers wait only for the inserts.
+            let packed: Vec<(String, Option<Packed>)> =
+                overlay.into_iter().map(|(key, kv)| (key, kv.as_ref().map(Packed::new))).collect();
             {
                 let mut state = self.shared.write_state();
-                for (key, value) in overlay {
+                for (key, value) in packed {
                     match value {
-                        Some(kv) => state.index.insert(key, kv),
+                        Some(p) => state.index.insert(key, p),
                         None => state.index.remove(&key),
                     };
                 }
