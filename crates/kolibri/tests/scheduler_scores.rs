@@ -145,11 +145,12 @@ async fn soft_topology_spread_outweighs_free_resources() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn system_default_spreading_for_pods_of_a_controller() {
-    let c = Cluster::start().await;
+    // The test plays the StatefulSet controller (its pods are exactly the test's).
+    let c = Cluster::start_with(&["--disable-controllers", "statefulset"]).await;
     c.node("big", "64", "256Gi", json!({})).await;
     c.node("s1", "4", "16Gi", json!({})).await;
     c.node("s2", "4", "16Gi", json!({})).await;
-    // The owner exists (so nothing collects its pods) but nothing runs it.
+    // The owner exists, so nothing collects its pods.
     let sts: StatefulSet = serde_json::from_value(json!({"metadata": {"name": "db"}, "spec": {"replicas": 0,
         "selector": {"matchLabels": {"app": "db"}}, "serviceName": "db",
         "template": {"metadata": {"labels": {"app": "db"}}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}}))
