@@ -163,6 +163,12 @@ fn kind_of(resource: &str) -> Option<(String, String)> {
     match resource {
         "services" | "services.loadbalancers" | "services.nodeports" => core("services"),
         "persistentvolumeclaims" | "requests.storage" => core("persistentvolumeclaims"),
+        // Per storage class: `<class>.storageclass.storage.k8s.io/requests.storage`.
+        r if r.ends_with(".storageclass.storage.k8s.io/requests.storage")
+            || r.ends_with(".storageclass.storage.k8s.io/persistentvolumeclaims") =>
+        {
+            core("persistentvolumeclaims")
+        }
         "configmaps" | "secrets" | "replicationcontrollers" | "resourcequotas" => core(resource),
         r if !quota::matching_resources("", "pods", std::iter::once(&r.to_string())).is_empty() => core("pods"),
         _ => None,
@@ -280,6 +286,9 @@ mod tests {
         assert_eq!(kind_of("requests.cpu"), Some((String::new(), "pods".into())));
         assert_eq!(kind_of("count/deployments.apps"), Some(("apps".into(), "deployments".into())));
         assert_eq!(kind_of("services.nodeports"), Some((String::new(), "services".into())));
+        let claims = Some((String::new(), "persistentvolumeclaims".into()));
+        assert_eq!(kind_of("gold.storageclass.storage.k8s.io/requests.storage"), claims);
+        assert_eq!(kind_of("gold.storageclass.storage.k8s.io/persistentvolumeclaims"), claims);
         assert_eq!(kind_of("widgets"), None);
     }
 }
