@@ -72,6 +72,69 @@ impl Allocator {
         }
     }
 
+    /// Node ports for an updated Service (upstream's `allocateUpdate`): a Service that
+    /// turned NodePort or LoadBalancer, or gained ports, gets ports as on create; ports
+    /// the old object held stay its own. Returns what was newly taken, to give back if the
+    /// write does not happen; what the old object held and the new one does not is given
+    /// back by [`Allocator::release_dropped`] once the write succeeded.
+    pub(crate) fn allocate_update(&self, svc: &mut Value, old: &Value) -> Result<Allocation, Vec<FieldError>> {
+        let mut allocation = Allocation::default();
+        let spec_type = svc.pointer("/spec/type").and_then(Value::as_str).unwrap_or("ClusterIP");
+        let wants_ports = matches!(spec_type, "NodePort" | "LoadBalancer")
+            && svc.pointer("/spec/allocateLoadBalancerNodePorts").and_then(Value::as_bool) != Some(false);
+        if !wants_ports {
+            return Ok(allocation);
+        }
+        let held = node_ports(old);
+        let mut taken = self.lock();
+        let mut errors = Vec::new();
+        let count = svc.pointer("/spec/ports").and_then(Value::as_array).map_or(0, Vec::len);
+        for i in 0..count {
+            let wanted = svc["spec"]["ports"][i].get("nodePort").and_then(Value::as_i64).unwrap_or(0);
+            if wanted == 0 {
+                match self.free_port(&taken) {
+                    Some(p) => {
+                        taken.ports.insert(p);
+                        allocation.ports.push(p);
+                        svc["spec"]["ports"][i]["nodePort"] = json!(p);
+                    }
+                    None => errors.push(invalid_port(i, wanted, "range is full")),
+                }
+            } else if u16::try_from(wanted).is_ok_and(|p| held.contains(&p) || allocation.ports.contains(&p)) {
+                // Already this Service's.
+            } else if wanted < self.ports.0 as i64 || wanted > self.ports.1 as i64 {
+                errors.push(invalid_port(
+                    i,
+                    wanted,
+                    &format!(
+                        "provided port is not in the valid range. The range of valid ports is {}-{}",
+                        self.ports.0, self.ports.1
+                    ),
+                ));
+            } else if taken.ports.contains(&(wanted as u16)) {
+                errors.push(invalid_port(i, wanted, "provided port is already allocated"));
+            } else {
+                taken.ports.insert(wanted as u16);
+                allocation.ports.push(wanted as u16);
+            }
+        }
+        drop(taken);
+        if errors.is_empty() {
+            Ok(allocation)
+        } else {
+            self.release(allocation);
+            Err(errors)
+        }
+    }
+
+    /// Gives back the node ports `old` held that `new` no longer has (after the update
+    /// that dropped them was stored).
+    pub(crate) fn release_dropped(&self, new: &Value, old: &Value) {
+        let kept = node_ports(new);
+        let ports = node_ports(old).into_iter().filter(|p| !kept.contains(p)).collect();
+        self.release(Allocation { ips: Vec::new(), ports });
+    }
+
     /// Gives a new Service its ClusterIP and NodePorts.
     pub(crate) fn allocate(&self, svc: &mut Value) -> Result<Allocation, Vec<FieldError>> {
         let mut taken = self.lock();

@@ -327,3 +327,39 @@ fn protobuf_create_omits_zero_value_fields() {
         }
     }
 }
+
+/// Node ports follow a Service's type: given when it turns NodePort (with `kubectl patch`),
+/// kept across updates, refused to another Service while held, and given back when it
+/// turns ClusterIP again (upstream's allocateUpdate and dropTypeDependentFields).
+#[test]
+fn node_ports_follow_type_changes() {
+    let server = start_server();
+    let bin = KUBECTL_133;
+    kc_ok(&server, bin, &["create", "service", "clusterip", "web", "--tcp=80:8080"]);
+    let svc = get_json(&server, bin, &["service", "web"]);
+    assert!(at(&svc, "spec.ports.0").get("nodePort").is_none(), "{}", svc["spec"]);
+
+    kc_ok(&server, bin, &["patch", "service", "web", "--type=merge", "-p", r#"{"spec":{"type":"NodePort"}}"#]);
+    let svc = get_json(&server, bin, &["service", "web"]);
+    let port = at(&svc, "spec.ports.0.nodePort").as_i64().expect("a node port");
+    assert!((30000..=32767).contains(&port), "{port}");
+    // Kept across an unrelated update.
+    kc_ok(&server, bin, &["label", "service", "web", "tier=front"]);
+    assert_eq!(at(&get_json(&server, bin, &["service", "web"]), "spec.ports.0.nodePort").as_i64(), Some(port));
+
+    // Held: another Service cannot take it.
+    let taken = format!("--node-port={port}");
+    let err = kc_fails(&server, bin, &["create", "service", "nodeport", "other", "--tcp=81:8080", &taken]);
+    assert!(
+        err.contains(&format!("spec.ports[0].nodePort: Invalid value: {port}: provided port is already allocated")),
+        "{err}"
+    );
+
+    // Back to ClusterIP: the port is dropped and free again.
+    kc_ok(&server, bin, &["patch", "service", "web", "--type=merge", "-p", r#"{"spec":{"type":"ClusterIP"}}"#]);
+    let svc = get_json(&server, bin, &["service", "web"]);
+    assert!(at(&svc, "spec.ports.0").get("nodePort").is_none(), "{}", svc["spec"]);
+    kc_ok(&server, bin, &["create", "service", "nodeport", "other", "--tcp=81:8080", &taken]);
+    let other = get_json(&server, bin, &["service", "other"]);
+    assert_eq!(at(&other, "spec.ports.0.nodePort").as_i64(), Some(port));
+}

@@ -255,6 +255,13 @@ where
         if !errors.is_empty() {
             return Err(ApiError::invalid(&def.group, &def.kind, &name, &errors));
         }
+        // Node ports a Service needs now; given back below unless the write is stored.
+        let allocation = if ctx.info.subresource.is_none() && crate::allocator::is_service(def) {
+            server.allocator.allocate_update(&mut new, &old).map_err(|e| ApiError::invalid("", "Service", &name, &e))?
+        } else {
+            Default::default()
+        };
+        let give_back = |allocation| server.allocator.release(allocation);
         match track {
             Track::Update => managed_fields::record_update(ctx, Some(&old), &mut new, requested_managed),
             Track::Applied => managed_fields::put(&mut new, requested_managed),
@@ -263,12 +270,17 @@ where
         let bytes = encoding::to_stored(&new);
         if bytes == old_kv.value {
             // A no-op write changes nothing, not even the resourceVersion.
+            give_back(allocation);
             return stored_response(ctx, StatusCode::OK, &old_kv, &warnings);
         }
         if ctx.info.subresource.is_none() {
-            server.admit_quota_update(def, &new, &old, dry_run).await?;
+            if let Err(e) = server.admit_quota_update(def, &new, &old, dry_run).await {
+                give_back(allocation);
+                return Err(e);
+            }
         }
         if dry_run {
+            give_back(allocation);
             meta::metadata_mut(&mut new).insert("resourceVersion".into(), json!(old_kv.mod_revision.to_string()));
             return value_response(ctx, StatusCode::OK, &new, &warnings);
         }
@@ -279,6 +291,7 @@ where
             && def.plural == "namespaces"
             && new.pointer("/spec/finalizers").and_then(Value::as_array).is_some_and(|f| !f.is_empty());
         if meta::is_deleting(&old) && meta::finalizers(&new).is_empty() && !spec_finalizers {
+            give_back(allocation);
             return match server.store.delete(&key, Some(old_kv.mod_revision)).await {
                 Ok(kv) => {
                     server.on_deleted(def, &new);
@@ -292,10 +305,18 @@ where
             };
         }
         match server.store.update(&key, bytes, old_kv.mod_revision).await {
-            Ok(kv) => return stored_response(ctx, StatusCode::OK, &kv, &warnings),
+            Ok(kv) => {
+                if crate::allocator::is_service(def) {
+                    server.allocator.release_dropped(&new, &old);
+                }
+                return stored_response(ctx, StatusCode::OK, &kv, &warnings);
+            }
             // Written meanwhile: the next pass re-checks any precondition against it.
-            Err(StoreError::Conflict { .. }) => continue,
-            Err(e) => return Err(store_error(def, &name, e)),
+            Err(StoreError::Conflict { .. }) => give_back(allocation),
+            Err(e) => {
+                give_back(allocation);
+                return Err(store_error(def, &name, e));
+            }
         }
     }
     Err(ApiError::conflict(&def.group, &def.plural, &name, "too many concurrent updates, please try again"))

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::core::v1::{Service, ServiceSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::Value;
 
@@ -81,14 +81,29 @@ impl Kind for Service {
                     new.cluster_ips.clone_from(&old.cluster_ips);
                 }
             }
-            for port in new.ports.iter_mut().flatten() {
-                if port.node_port.unwrap_or(0) == 0 {
-                    let same = old.ports.iter().flatten().find(|o| o.port == port.port && o.protocol == port.protocol);
-                    port.node_port = same.and_then(|o| o.node_port);
+            if needs_node_ports(new) {
+                for port in new.ports.iter_mut().flatten() {
+                    if port.node_port.unwrap_or(0) == 0 {
+                        let same =
+                            old.ports.iter().flatten().find(|o| o.port == port.port && o.protocol == port.protocol);
+                        port.node_port = same.and_then(|o| o.node_port);
+                    }
                 }
             }
-            if new.health_check_node_port.unwrap_or(0) == 0 {
+            if new.health_check_node_port.unwrap_or(0) == 0 && new.type_.as_deref() == Some("LoadBalancer") {
                 new.health_check_node_port = old.health_check_node_port;
+            }
+        }
+        if new.type_.as_deref() != Some("LoadBalancer") && new.health_check_node_port == old.health_check_node_port {
+            new.health_check_node_port = None;
+        }
+        // A Service that no longer needs node ports drops the ones it held, unless the
+        // client changed them (upstream `dropTypeDependentFields`).
+        let held: Vec<i32> = old.ports.iter().flatten().filter_map(|p| p.node_port).collect();
+        let unchanged = new.ports.iter().flatten().filter_map(|p| p.node_port).all(|p| held.contains(&p));
+        if needs_node_ports(old) && !needs_node_ports(new) && unchanged {
+            for port in new.ports.iter_mut().flatten() {
+                port.node_port = None;
             }
         }
     }
@@ -247,5 +262,14 @@ mod tests {
             def.strategy.validate_update(&obj, &old)[0].message,
             "spec.clusterIPs[0]: Invalid value: \"10.43.0.8\": may not change once set"
         );
+    }
+}
+
+/// Whether a Service of this spec is given node ports.
+fn needs_node_ports(spec: &ServiceSpec) -> bool {
+    match spec.type_.as_deref() {
+        Some("NodePort") => true,
+        Some("LoadBalancer") => spec.allocate_load_balancer_node_ports != Some(false),
+        _ => false,
     }
 }
