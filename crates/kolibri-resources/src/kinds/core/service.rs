@@ -209,6 +209,15 @@ fn validate_spec(svc: &Service) -> Vec<FieldError> {
     errs
 }
 
+/// Whether a Service of this spec is given node ports.
+fn needs_node_ports(spec: &ServiceSpec) -> bool {
+    match spec.type_.as_deref() {
+        Some("NodePort") => true,
+        Some("LoadBalancer") => spec.allocate_load_balancer_node_ports != Some(false),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -262,14 +271,5 @@ mod tests {
             def.strategy.validate_update(&obj, &old)[0].message,
             "spec.clusterIPs[0]: Invalid value: \"10.43.0.8\": may not change once set"
         );
-    }
-}
-
-/// Whether a Service of this spec is given node ports.
-fn needs_node_ports(spec: &ServiceSpec) -> bool {
-    match spec.type_.as_deref() {
-        Some("NodePort") => true,
-        Some("LoadBalancer") => spec.allocate_load_balancer_node_ports != Some(false),
-        _ => false,
     }
 }
