@@ -88,36 +88,7 @@ impl Allocator {
         let held = node_ports(old);
         let mut taken = self.lock();
         let mut errors = Vec::new();
-        let count = svc.pointer("/spec/ports").and_then(Value::as_array).map_or(0, Vec::len);
-        for i in 0..count {
-            let wanted = svc["spec"]["ports"][i].get("nodePort").and_then(Value::as_i64).unwrap_or(0);
-            if wanted == 0 {
-                match self.free_port(&taken) {
-                    Some(p) => {
-                        taken.ports.insert(p);
-                        allocation.ports.push(p);
-                        svc["spec"]["ports"][i]["nodePort"] = json!(p);
-                    }
-                    None => errors.push(invalid_port(i, wanted, "range is full")),
-                }
-            } else if u16::try_from(wanted).is_ok_and(|p| held.contains(&p) || allocation.ports.contains(&p)) {
-                // Already this Service's.
-            } else if wanted < self.ports.0 as i64 || wanted > self.ports.1 as i64 {
-                errors.push(invalid_port(
-                    i,
-                    wanted,
-                    &format!(
-                        "provided port is not in the valid range. The range of valid ports is {}-{}",
-                        self.ports.0, self.ports.1
-                    ),
-                ));
-            } else if taken.ports.contains(&(wanted as u16)) {
-                errors.push(invalid_port(i, wanted, "provided port is already allocated"));
-            } else {
-                taken.ports.insert(wanted as u16);
-                allocation.ports.push(wanted as u16);
-            }
-        }
+        self.take_node_ports(&mut taken, svc, &held, &mut allocation, &mut errors);
         drop(taken);
         if errors.is_empty() {
             Ok(allocation)
@@ -186,34 +157,7 @@ impl Allocator {
             }
         }
         if matches!(spec_type.as_str(), "NodePort" | "LoadBalancer") {
-            let count = svc.pointer("/spec/ports").and_then(Value::as_array).map_or(0, Vec::len);
-            for i in 0..count {
-                let wanted = svc["spec"]["ports"][i].get("nodePort").and_then(Value::as_i64).unwrap_or(0);
-                if wanted == 0 {
-                    match self.free_port(&taken) {
-                        Some(p) => {
-                            taken.ports.insert(p);
-                            allocation.ports.push(p);
-                            svc["spec"]["ports"][i]["nodePort"] = json!(p);
-                        }
-                        None => errors.push(invalid_port(i, wanted, "range is full")),
-                    }
-                } else if wanted < self.ports.0 as i64 || wanted > self.ports.1 as i64 {
-                    errors.push(invalid_port(
-                        i,
-                        wanted,
-                        &format!(
-                            "provided port is not in the valid range. The range of valid ports is {}-{}",
-                            self.ports.0, self.ports.1
-                        ),
-                    ));
-                } else if taken.ports.contains(&(wanted as u16)) && !allocation.ports.contains(&(wanted as u16)) {
-                    errors.push(invalid_port(i, wanted, "provided port is already allocated"));
-                } else {
-                    taken.ports.insert(wanted as u16);
-                    allocation.ports.push(wanted as u16);
-                }
-            }
+            self.take_node_ports(&mut taken, svc, &[], &mut allocation, &mut errors);
         }
         if errors.is_empty() {
             Ok(allocation)
@@ -221,6 +165,48 @@ impl Allocator {
             drop(taken);
             self.release(allocation);
             Err(errors)
+        }
+    }
+
+    /// Gives each port of `svc` without a node port a free one, and takes the ones asked
+    /// for (those in `held` are the Service's already).
+    fn take_node_ports(
+        &self,
+        taken: &mut Taken,
+        svc: &mut Value,
+        held: &[u16],
+        allocation: &mut Allocation,
+        errors: &mut Vec<FieldError>,
+    ) {
+        let count = svc.pointer("/spec/ports").and_then(Value::as_array).map_or(0, Vec::len);
+        for i in 0..count {
+            let wanted = svc["spec"]["ports"][i].get("nodePort").and_then(Value::as_i64).unwrap_or(0);
+            if wanted == 0 {
+                match self.free_port(taken) {
+                    Some(p) => {
+                        taken.ports.insert(p);
+                        allocation.ports.push(p);
+                        svc["spec"]["ports"][i]["nodePort"] = json!(p);
+                    }
+                    None => errors.push(invalid_port(i, wanted, "range is full")),
+                }
+            } else if u16::try_from(wanted).is_ok_and(|p| held.contains(&p) || allocation.ports.contains(&p)) {
+                // Already this Service's.
+            } else if wanted < self.ports.0 as i64 || wanted > self.ports.1 as i64 {
+                errors.push(invalid_port(
+                    i,
+                    wanted,
+                    &format!(
+                        "provided port is not in the valid range. The range of valid ports is {}-{}",
+                        self.ports.0, self.ports.1
+                    ),
+                ));
+            } else if taken.ports.contains(&(wanted as u16)) {
+                errors.push(invalid_port(i, wanted, "provided port is already allocated"));
+            } else {
+                taken.ports.insert(wanted as u16);
+                allocation.ports.push(wanted as u16);
+            }
         }
     }
 

@@ -487,19 +487,7 @@ impl Controller {
             spec: Some(spec),
             status: None,
         };
-        match Api::<Pod>::namespaced(self.client.clone(), &ns).create(&PostParams::default(), &pod).await {
-            Ok(created) => {
-                self.recorder.record(job, NORMAL, "SuccessfulCreate", format!("Created pod: {}", created.name_any()));
-                Ok(())
-            }
-            Err(e) => {
-                let message = workloads::error_message(&e);
-                if !crate::namespace_terminating(&e) {
-                    self.recorder.record(job, WARNING, "FailedCreate", format!("Error creating: {message}"));
-                }
-                Err(Error::Sync(message))
-            }
-        }
+        workloads::create_pod(&self.client, &self.recorder, job, &pod).await
     }
 
     async fn delete_pods(&self, key: &str, job: &Job, pods: &[Arc<Pod>]) -> Result<(), Error> {

@@ -26,7 +26,7 @@ use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{DeleteParams, Patch, PatchParams, PostParams, Preconditions};
+use kube::api::{DeleteParams, Patch, PatchParams, Preconditions};
 use kube::core::Selector;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Client, Resource, ResourceExt};
@@ -407,20 +407,7 @@ impl<K: Replicated> Controller<K> {
             spec: template.spec.clone(),
             status: None,
         };
-        let api: Api<Pod> = Api::namespaced(self.client.clone(), &ns);
-        match api.create(&PostParams::default(), &pod).await {
-            Ok(created) => {
-                self.recorder.record(owner, NORMAL, "SuccessfulCreate", format!("Created pod: {}", created.name_any()));
-                Ok(())
-            }
-            // The namespace is going away: nothing to create, nothing to report.
-            Err(e) if crate::namespace_terminating(&e) => Err(Error::Sync(workloads::error_message(&e))),
-            Err(e) => {
-                let message = workloads::error_message(&e);
-                self.recorder.record(owner, WARNING, "FailedCreate", format!("Error creating: {message}"));
-                Err(Error::Sync(message))
-            }
-        }
+        workloads::create_pod(&self.client, &self.recorder, owner, &pod).await
     }
 
     async fn delete_pod(&self, owner: &K, pod: &Pod) -> Result<(), Error> {

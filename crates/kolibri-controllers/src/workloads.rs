@@ -239,3 +239,33 @@ pub(crate) fn error_message(err: &kube::Error) -> String {
 pub(crate) fn now() -> Timestamp {
     Timestamp::from_second(Timestamp::now().as_second()).unwrap_or_else(|_| Timestamp::now())
 }
+
+/// Creates a pod for `owner` and records upstream's `SuccessfulCreate` ("Created pod: …")
+/// or `FailedCreate` ("Error creating: …") Event; none while the namespace is terminating,
+/// as upstream's pod control.
+pub(crate) async fn create_pod<K>(
+    client: &Client,
+    recorder: &crate::events::Recorder,
+    owner: &K,
+    pod: &Pod,
+) -> Result<(), crate::Error>
+where
+    K: Resource<DynamicType = ()>,
+{
+    use crate::events::{NORMAL, WARNING};
+    use kube::ResourceExt;
+    let ns = pod.metadata.namespace.as_deref().unwrap_or_default();
+    match Api::<Pod>::namespaced(client.clone(), ns).create(&kube::api::PostParams::default(), pod).await {
+        Ok(created) => {
+            recorder.record(owner, NORMAL, "SuccessfulCreate", format!("Created pod: {}", created.name_any()));
+            Ok(())
+        }
+        Err(e) => {
+            let message = error_message(&e);
+            if !crate::namespace_terminating(&e) {
+                recorder.record(owner, WARNING, "FailedCreate", format!("Error creating: {message}"));
+            }
+            Err(crate::Error::Sync(message))
+        }
+    }
+}

@@ -45,7 +45,7 @@ use futures::future::join_all;
 use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet};
 use k8s_openapi::api::core::v1::{Node, Pod, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
-use kube::api::{DeleteParams, Patch, PatchParams, PostParams, Preconditions};
+use kube::api::{DeleteParams, Patch, PatchParams, Preconditions};
 use kube::core::Selector;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Client, ResourceExt};
@@ -712,20 +712,7 @@ impl Controller {
             spec: Some(spec),
             status: None,
         };
-        let api: Api<Pod> = Api::namespaced(self.client.clone(), &ns);
-        match api.create(&PostParams::default(), &pod).await {
-            Ok(created) => {
-                self.recorder.record(ds, NORMAL, "SuccessfulCreate", format!("Created pod: {}", created.name_any()));
-                Ok(())
-            }
-            // The namespace is going away: nothing to create, nothing to report.
-            Err(e) if crate::namespace_terminating(&e) => Err(Error::Sync(workloads::error_message(&e))),
-            Err(e) => {
-                let message = workloads::error_message(&e);
-                self.recorder.record(ds, WARNING, "FailedCreate", format!("Error creating: {message}"));
-                Err(Error::Sync(message))
-            }
-        }
+        workloads::create_pod(&self.client, &self.recorder, ds, &pod).await
     }
 
     /// Deletes a pod; `Ok(false)` when it was gone already.
