@@ -131,8 +131,9 @@ async fn sync(
     let api = Api::<Endpoints>::namespaced(client.clone(), ns);
     let existing = endpoints.get(&ObjectRef::new(name).within(ns));
     let Some(svc) = services.get(&ObjectRef::new(name).within(ns)) else {
-        // The Service is gone: so are the Endpoints it had.
-        if existing.is_some() {
+        // The Service is gone: so are the Endpoints it had. The cache may not have seen a
+        // just-created Service yet, so the API confirms before anything is deleted.
+        if existing.is_some() && Api::<Service>::namespaced(client.clone(), ns).get_opt(name).await?.is_none() {
             match api.delete(name, &DeleteParams::default()).await {
                 Ok(_) => {}
                 Err(e) if crate::api_reason(&e, 404) => {}
