@@ -34,18 +34,32 @@ pub async fn create(server: &Arc<ApiServer>, ctx: &Ctx) -> ApiResult<Response<Bo
     let namespace = ctx.namespace().unwrap_or_default().to_string();
     let key = keys::object(&ctx.def, Some(&namespace), &name);
 
-    let kv = super::read_current(server, &ctx.def, &key, &name).await?;
-    let pod = encoding::decode_stored(&kv.value, kv.mod_revision).map_err(ApiError::internal)?;
-    let phase = pod.pointer("/status/phase").and_then(Value::as_str).unwrap_or_default();
-    // A pod that is pending, finished or already going disrupts nothing.
-    if matches!(phase, "Succeeded" | "Failed" | "Pending") || meta::is_deleting(&pod) {
+    // Upstream retries an eviction whose own resourceVersion precondition lost a race (a
+    // pending pod being scheduled meanwhile), up to 20 times 10 ms apart.
+    let mut attempt = 0;
+    let (kv, pod) = loop {
+        let kv = super::read_current(server, &ctx.def, &key, &name).await?;
+        let pod = encoding::decode_stored(&kv.value, kv.mod_revision).map_err(ApiError::internal)?;
+        let phase = pod.pointer("/status/phase").and_then(Value::as_str).unwrap_or_default();
+        // A pod that is pending, finished or already going disrupts nothing.
+        if !(matches!(phase, "Succeeded" | "Failed" | "Pending") || meta::is_deleting(&pod)) {
+            break (kv, pod);
+        }
         let mut options = options.clone();
-        if !matches!(phase, "Succeeded" | "Failed") && !meta::is_deleting(&pod) && options.resource_version.is_none() {
+        let ours =
+            !matches!(phase, "Succeeded" | "Failed") && !meta::is_deleting(&pod) && options.resource_version.is_none();
+        if ours {
             // Not racing a pod that becomes ready meanwhile.
             options.resource_version = Some(kv.mod_revision.to_string());
         }
-        return delete_pod(server, ctx, &name, &namespace, &options, dry_run).await;
-    }
+        match delete_pod(server, ctx, &name, &namespace, &options, dry_run).await {
+            Err(e) if ours && e.code == StatusCode::CONFLICT && attempt < 20 => {
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            other => return other,
+        }
+    };
 
     let budgets = budgets_of(server, &namespace, &pod).await?;
     if budgets.len() > 1 {
